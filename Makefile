@@ -1,0 +1,31 @@
+# The project's single entry point. `make run` and `make test` set up whatever is missing first.
+PYTHON ?= python3
+CSA_VENV_DIR ?= var/venvs
+export CSA_VENV_DIR
+SERVICES_PY := $(CSA_VENV_DIR)/services/bin/python
+
+.PHONY: setup run test lint format clean
+
+## Create or update the bot env (Python 3.10, Rasa) and the services env (Python 3.11).
+setup:
+	@$(PYTHON) devtools/bootstrap.py
+
+## Train the Rasa model if bot/ changed, then start Rasa, the action server and the CRM bridge.
+run: setup
+	@$(SERVICES_PY) -m devtools.run
+
+## Lint, then every test (unit, integration and end-to-end against the real servers).
+test: setup lint
+	@$(SERVICES_PY) -m pytest
+
+lint: setup
+	@$(SERVICES_PY) -m ruff check .
+	@$(SERVICES_PY) -m ruff format --check .
+
+format: setup
+	@$(SERVICES_PY) -m ruff format .
+	@$(SERVICES_PY) -m ruff check --fix .
+
+## Remove everything runs created (environments, models, databases, secrets).
+clean:
+	rm -rf var/

@@ -1,0 +1,47 @@
+"""Settings of the CRM bridge (environment variables prefixed ``CSA_BRIDGE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Everything the bridge can be configured with; defaults are the embedded mode."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CSA_BRIDGE_", env_file=ROOT / ".env", extra="ignore", populate_by_name=True
+    )
+
+    VAR_DIR: Path = Field(
+        default=ROOT / "var", validation_alias=AliasChoices("CSA_VAR_DIR", "CSA_BRIDGE_VAR_DIR")
+    )
+    """Run-time files (shared with the other processes through ``CSA_VAR_DIR``)."""
+    HOST: str = "127.0.0.1"
+    PORT: int = 8000
+    DATABASE_URL: str | None = None
+    """SQLAlchemy URL of the CRM database; default a SQLite file ``VAR_DIR/crm.db``."""
+    API_KEY: SecretStr | None = None
+    """Key the action server sends; default the generated ``VAR_DIR/secrets/bridge_api_key``."""
+    RASA_URL: str = "http://127.0.0.1:5005"
+    LOG_LEVEL: str = "INFO"
+
+    @property
+    def database_url(self) -> str:
+        """The CRM database URL, SQLite under ``VAR_DIR`` unless configured."""
+        return self.DATABASE_URL or f"sqlite:///{self.VAR_DIR / 'crm.db'}"
+
+    @property
+    def api_key(self) -> SecretStr | None:
+        """The service API key, from the setting or from the generated secret file."""
+        if self.API_KEY is not None:
+            return self.API_KEY
+        path = self.VAR_DIR / "secrets" / "bridge_api_key"
+        return SecretStr(path.read_text().strip()) if path.exists() else None
+
+
+settings = Settings()

@@ -1,0 +1,46 @@
+"""Settings of the launcher and the test harness (environment variables prefixed ``CSA_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class LauncherSettings(BaseSettings):
+    """Where things live and which ports the three processes listen on."""
+
+    model_config = SettingsConfigDict(env_prefix="CSA_", env_file=ROOT / ".env", extra="ignore")
+
+    VAR_DIR: Path = ROOT / "var"
+    """Everything a run creates: databases, model, index, secrets, logs."""
+    MODEL_DIR: Path | None = None
+    """Trained Rasa models, cached by the hash of the training data (default VAR_DIR/models)."""
+    VENV_DIR: Path = ROOT / "var" / "venvs"
+    HOST: str = "127.0.0.1"
+    RASA_PORT: int = 5005
+    ACTIONS_PORT: int = 5055
+    BRIDGE_PORT: int = 8000
+    HEALTH_TIMEOUT: float = 300.0
+    """Seconds each process may take to become healthy before the launcher gives up."""
+
+    @property
+    def model_dir(self) -> Path:
+        """Folder of trained models."""
+        return self.MODEL_DIR or self.VAR_DIR / "models"
+
+    @property
+    def bot_python(self) -> Path:
+        """Interpreter of the bot env (Rasa)."""
+        return self.VENV_DIR / "bot" / "bin" / "python"
+
+    @property
+    def services_python(self) -> Path:
+        """Interpreter of the services env (action server, bridge, tests)."""
+        return self.VENV_DIR / "services" / "bin" / "python"
+
+    def url(self, port: int) -> str:
+        """Base URL of a local process."""
+        return f"http://{self.HOST}:{port}"

@@ -1,0 +1,260 @@
+"""Start the whole system: Rasa server, action server and CRM bridge (``make run``).
+
+honcho runs the processes of the ``Procfile`` and prefixes their log lines; this wrapper
+prepares what they need (secrets, trained model, folders, URLs), waits until each one is
+healthy, prints where to reach them, and, when one dies, names it with the tail of its log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+
+from devtools.config import ROOT, LauncherSettings
+from devtools.model import TrainingError, ensure_model
+from devtools.secret_files import BRIDGE_API_KEY, RASA_TOKEN, ensure_secret
+
+READY_LINE = "[run] all services are up"
+TAIL_LINES = 30
+_LOG_LINE = re.compile(r"^\S+ (?P<name>[\w-]+)(?:\.\d+)?\s+\| ?(?P<text>.*)$")
+_STOPPED = re.compile(r"(?P<name>[\w-]+)\.\d+ stopped \(rc=(?P<rc>-?\d+)\)")
+
+
+def procfile_names(procfile: Path) -> list[str]:
+    """Names of the processes a Procfile declares."""
+    names = []
+    for line in procfile.read_text().splitlines():
+        match = re.match(r"^([\w-]+):", line)
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str]:
+    """Environment of the processes: where everything is and how they reach each other."""
+    var = settings.VAR_DIR.resolve()
+    return {
+        **os.environ,
+        "CSA_VAR_DIR": str(var),
+        "CSA_HOST": settings.HOST,
+        "CSA_RASA_PORT": str(settings.RASA_PORT),
+        "CSA_ACTIONS_PORT": str(settings.ACTIONS_PORT),
+        "CSA_BRIDGE_PORT": str(settings.BRIDGE_PORT),
+        "CSA_BOT_PYTHON": str(settings.bot_python),
+        "CSA_SERVICES_PYTHON": str(settings.services_python),
+        "CSA_RASA_MODEL": str(model or ""),
+        "CSA_RASA_TOKEN": ensure_secret(var, RASA_TOKEN),
+        "CSA_RASA_TRACKER_DB": str(var / "rasa" / "tracker.db"),
+        "CSA_RASA_EVENTS_DB": str(var / "rasa" / "events.db"),
+        "CSA_ACTIONS_URL": settings.url(settings.ACTIONS_PORT) + "/webhook",
+        "CSA_BRIDGE_HOST": settings.HOST,
+        "CSA_BRIDGE_RASA_URL": settings.url(settings.RASA_PORT),
+        "CSA_ACTIONS_BRIDGE_URL": settings.url(settings.BRIDGE_PORT),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def health_checks(settings: LauncherSettings, token: str) -> dict[str, Callable[[], bool]]:
+    """One check per known process: true once it serves requests."""
+
+    def rasa() -> bool:
+        response = httpx.get(
+            settings.url(settings.RASA_PORT) + "/status", params={"token": token}, timeout=5
+        )
+        return response.status_code == 200 and bool(response.json().get("model_file"))
+
+    def ok(url: str) -> Callable[[], bool]:
+        return lambda: httpx.get(url, timeout=5).status_code == 200
+
+    return {
+        "rasa": rasa,
+        "actions": ok(settings.url(settings.ACTIONS_PORT) + "/health"),
+        "bridge": ok(settings.url(settings.BRIDGE_PORT) + "/health"),
+    }
+
+
+def describe(settings: LauncherSettings) -> str:
+    """The URLs to print once everything is up."""
+    rasa = settings.url(settings.RASA_PORT)
+    return "\n".join(
+        [
+            READY_LINE,
+            f"  Rasa server    {rasa}  (REST: POST {rasa}/webhooks/rest/webhook; "
+            "socket.io: /socket.io)",
+            f"  action server  {settings.url(settings.ACTIONS_PORT)}  (/health)",
+            f"  CRM bridge     {settings.url(settings.BRIDGE_PORT)}  (/health, API docs: /docs)",
+            "[run] press Ctrl-C to stop",
+        ]
+    )
+
+
+class Supervisor:
+    """Runs honcho, relays its output and remembers the last lines of each process."""
+
+    def __init__(self, procfile: Path, env: dict[str, str], python: Path) -> None:
+        self.tails: dict[str, collections.deque[str]] = collections.defaultdict(
+            lambda: collections.deque(maxlen=TAIL_LINES)
+        )
+        self.first_stopped: tuple[str, int] | None = None
+        self.stopping = False
+        self.process = subprocess.Popen(
+            [
+                str(python),
+                "-m",
+                "honcho",
+                "start",
+                "-f",
+                str(procfile),
+                "-d",
+                str(ROOT),
+                "-e",
+                os.devnull,
+                "--no-colour",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._relay, daemon=True)
+        self._reader.start()
+
+    def _relay(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            match = _LOG_LINE.match(line.rstrip("\n"))
+            if not match:
+                continue
+            name, text = match.group("name"), match.group("text")
+            if name == "system":
+                stopped = _STOPPED.search(text)
+                if stopped and self.first_stopped is None and not self.stopping:
+                    self.first_stopped = (stopped.group("name"), int(stopped.group("rc")))
+            else:
+                self.tails[name].append(text)
+
+    def alive(self) -> bool:
+        """True while honcho (and so every process) runs."""
+        return self.process.poll() is None and self.first_stopped is None
+
+    def stop(self) -> None:
+        """Ask honcho to stop every process (if it still runs), and wait for it."""
+        if self.process.poll() is None:
+            self.stopping = True
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=5)
+
+    def report_death(self, name: str, rc: int | str) -> None:
+        """Name the process that stopped and show the end of its log."""
+        tail = "\n".join(f"    {line}" for line in self.tails.get(name, [])) or "    (no output)"
+        print(
+            f"[run] error: process '{name}' stopped (exit code {rc}); the others were stopped.\n"
+            f"[run] last lines of '{name}':\n{tail}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def wait_healthy(
+    supervisor: Supervisor, checks: dict[str, Callable[[], bool]], timeout: float
+) -> str | None:
+    """Wait until every check passes; return the name of one that did not, else ``None``."""
+    pending = dict(checks)
+    deadline = time.monotonic() + timeout
+    while pending and supervisor.alive():
+        for name, check in list(pending.items()):
+            try:
+                if check():
+                    print(f"[run] {name} is healthy", flush=True)
+                    del pending[name]
+            except (httpx.HTTPError, ValueError):
+                pass
+        if time.monotonic() > deadline:
+            return next(iter(pending))
+        time.sleep(0.5)
+    return None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Prepare and start all processes; return when they stop."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile")
+    parser.add_argument(
+        "--no-train", action="store_true", help="do not train or look for a Rasa model"
+    )
+    args = parser.parse_args(argv)
+    settings = LauncherSettings()
+    for folder in ("rasa", "log"):
+        (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
+    ensure_secret(settings.VAR_DIR, BRIDGE_API_KEY)
+    model = None
+    if not args.no_train:
+        try:
+            model = ensure_model(ROOT / "bot", settings.model_dir, settings.bot_python)
+        except TrainingError as err:
+            print(f"[run] error: {err}", file=sys.stderr)
+            return 1
+    env = process_env(settings, model)
+    names = procfile_names(args.procfile)
+    checks = {
+        name: check
+        for name, check in health_checks(settings, env["CSA_RASA_TOKEN"]).items()
+        if name in names
+    }
+
+    # SIGTERM (a test harness, a service manager) stops like Ctrl-C does; SIGINT is set
+    # explicitly because a shell starting us in the background would have it ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    supervisor = Supervisor(args.procfile, env, settings.services_python)
+    try:
+        unhealthy = wait_healthy(supervisor, checks, settings.HEALTH_TIMEOUT)
+        if unhealthy:
+            supervisor.stop()
+            supervisor.report_death(
+                unhealthy, f"none, not healthy after {settings.HEALTH_TIMEOUT:.0f} s"
+            )
+            return 1
+        if supervisor.alive():
+            print(describe(settings), flush=True)
+        supervisor.process.wait()
+    except KeyboardInterrupt:
+        print("[run] stopping all processes …", flush=True)
+        supervisor.stop()
+        print("[run] stopped", flush=True)
+        return 0
+    supervisor.stop()
+    if supervisor.first_stopped:
+        name, rc = supervisor.first_stopped
+        supervisor.report_death(name, rc)
+        return rc or 1
+    return supervisor.process.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The launcher stops everything on Ctrl-C, and names the process that died.
+
+These run the real launcher and honcho with a Procfile of small shell processes, so the
+failure paths are exercised in seconds; tests/e2e runs it with the real three servers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from devtools.config import ROOT
+from devtools.run import READY_LINE
+from tests.utils.processes import pid_alive, started_pids, wait_for_text
+
+
+@pytest.fixture
+def launch(tmp_path):
+    procs = []
+
+    def start(procfile_text: str) -> tuple[subprocess.Popen, object]:
+        procfile = tmp_path / "Procfile"
+        procfile.write_text(procfile_text)
+        log = tmp_path / "launcher.log"
+        out = open(log, "w")  # noqa: SIM115 - closed by the fixture
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.run", "--no-train", "--procfile", str(procfile)],
+            cwd=ROOT,
+            env={**os.environ, "CSA_VAR_DIR": str(tmp_path / "var")},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        procs.append((proc, out))
+        return proc, log
+
+    yield start
+    for proc, out in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        out.close()
+
+
+def test_ctrl_c_stops_every_process(launch):
+    proc, log = launch("alpha: sleep 300\nbeta: sleep 300\n")
+    output = wait_for_text(log, READY_LINE, proc, timeout=60)
+    pids = started_pids(wait_for_text(log, "beta.1 started", proc, timeout=30))
+    assert set(pids) == {"alpha", "beta"}, output
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.2)
+    assert not [pid for pid in pids.values() if pid_alive(pid)]
+    assert "[run] stopped" in log.read_text()
+
+
+def test_a_dying_process_stops_the_others_and_is_named(launch):
+    proc, log = launch(
+        "alpha: sleep 300\n"
+        "beta: echo 'beta starting'; sleep 2; echo 'fatal: disk full' >&2; exit 3\n"
+    )
+    rc = proc.wait(timeout=60)
+    output = log.read_text()
+    assert rc == 3, output
+    assert "process 'beta' stopped (exit code 3)" in output
+    assert "last lines of 'beta'" in output
+    tail = output.split("last lines of 'beta'")[1]
+    assert "fatal: disk full" in tail
+    assert not pid_alive(started_pids(output)["alpha"])

@@ -1,0 +1,91 @@
+"""Session fixture: the whole system (Rasa, action server, bridge) started by the launcher.
+
+The launcher is the one ``make run`` uses; the fixture only moves it to free ports and a
+temporary var dir. The trained model is cached in the project's ``var/models`` (keyed by the
+training data's hash), so only the first run after a change of ``bot/`` trains.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devtools.config import ROOT, LauncherSettings
+from devtools.run import READY_LINE
+from tests.utils.processes import free_port, pid_alive, started_pids, wait_for_text
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Where the running system answers."""
+
+    rasa_url: str
+    actions_url: str
+    bridge_url: str
+    rasa_token: str
+    var_dir: Path
+    log: Path
+
+    def say(self, sender: str, message: str) -> list[dict]:
+        """Send one message over the REST channel; return the bot's replies."""
+        response = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    var_dir = tmp_path_factory.mktemp("var")
+    ports = {name: free_port() for name in ("RASA", "ACTIONS", "BRIDGE")}
+    env = {
+        **os.environ,
+        "CSA_VAR_DIR": str(var_dir),
+        "CSA_MODEL_DIR": str(LauncherSettings().model_dir),
+        **{f"CSA_{name}_PORT": str(port) for name, port in ports.items()},
+    }
+    log = var_dir / "launcher.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        # Generous: a cold CI run trains the model first.
+        output = wait_for_text(log, READY_LINE, proc, timeout=900)
+        yield Stack(
+            rasa_url=f"http://127.0.0.1:{ports['RASA']}",
+            actions_url=f"http://127.0.0.1:{ports['ACTIONS']}",
+            bridge_url=f"http://127.0.0.1:{ports['BRIDGE']}",
+            rasa_token=(var_dir / "secrets" / "rasa_token").read_text().strip(),
+            var_dir=var_dir,
+            log=log,
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    pids = started_pids(log.read_text())
+    time.sleep(0.5)
+    leftovers = {name: pid for name, pid in pids.items() if pid_alive(pid)}
+    assert set(pids) == {"rasa", "actions", "bridge"}, output
+    assert not leftovers, f"processes still running after Ctrl-C: {leftovers}"

@@ -1,0 +1,27 @@
+"""Every setting is documented in .env.example."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic_settings import BaseSettings
+
+from crm_bridge.core.config import Settings as BridgeSettings
+from devtools.config import ROOT, LauncherSettings
+
+
+def _env_names(settings_class: type[BaseSettings]) -> set[str]:
+    prefix = settings_class.model_config.get("env_prefix", "")
+    names = set()
+    for name, field in settings_class.model_fields.items():
+        alias = field.validation_alias
+        names.add(alias.choices[0] if alias is not None else f"{prefix}{name}")
+    return names
+
+
+@pytest.mark.parametrize("settings_class", [LauncherSettings, BridgeSettings])
+def test_every_setting_is_in_env_example(settings_class):
+    documented = set(re.findall(r"\b(CSA_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text()))
+    missing = _env_names(settings_class) - documented
+    assert not missing, f"add to .env.example: {sorted(missing)}"
