@@ -1,6 +1,6 @@
 # The project's single entry point. `make run` and `make test` set up whatever is missing first.
 PYTHON ?= python3
-CSA_VENV_DIR ?= var/venvs
+CSA_VENV_DIR ?= $(CURDIR)/var/venvs
 export CSA_VENV_DIR
 SERVICES_PY := $(CSA_VENV_DIR)/services/bin/python
 

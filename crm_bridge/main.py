@@ -4,13 +4,32 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge import __version__
 from crm_bridge.api.main import api_router, root_router
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
+from crm_bridge.services.event_sources import IngestionWorker, SqlBrokerTail
+from crm_bridge.services.ingest import EventIngestor
+
+
+def ingestion_worker(settings: Settings, sessions: sessionmaker[Session]) -> IngestionWorker | None:
+    """The background reader of Rasa's events that the settings ask for."""
+    if settings.EVENTS_SOURCE == "none":
+        return None
+    ingestor = EventIngestor(
+        scorer=None, idle_timeout=timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES)
+    )
+    if settings.EVENTS_SOURCE == "sql":
+        tail = SqlBrokerTail(
+            settings.events_db_url, sessions, ingestor, batch_size=settings.INGEST_BATCH_SIZE
+        )
+        return IngestionWorker(tail.run, name="ingest-sql-broker")
+    raise NotImplementedError(f"EVENTS_SOURCE={settings.EVENTS_SOURCE!r}")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -18,15 +37,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
 
+    sessions = session_factory(engine)
+    worker = ingestion_worker(settings, sessions)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
         yield
+        if worker is not None:
+            worker.stop()
         engine.dispose()
 
     app = FastAPI(title="CRM bridge", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = session_factory(engine)
+    app.state.session_factory = sessions
     app.include_router(root_router)
     app.include_router(api_router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,12 @@ class LauncherSettings(BaseSettings):
     BRIDGE_PORT: int = 8000
     HEALTH_TIMEOUT: float = 300.0
     """Seconds each process may take to become healthy before the launcher gives up."""
+
+    @field_validator("VAR_DIR", "MODEL_DIR", "VENV_DIR")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Processes run from other folders (Rasa from bot/): relative paths mean the root.
+        return None if value is None else (ROOT / value).resolve()
 
     @property
     def model_dir(self) -> Path:

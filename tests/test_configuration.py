@@ -25,3 +25,13 @@ def test_every_setting_is_in_env_example(settings_class):
     documented = set(re.findall(r"\b(CSA_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text()))
     missing = _env_names(settings_class) - documented
     assert not missing, f"add to .env.example: {sorted(missing)}"
+
+
+def test_relative_folders_are_taken_from_the_project_root(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CSA_VENV_DIR", "var/venvs")
+    monkeypatch.setenv("CSA_VAR_DIR", "var")
+    settings = LauncherSettings()
+    assert settings.VENV_DIR == ROOT / "var" / "venvs"
+    assert settings.bot_python == ROOT / "var" / "venvs" / "bot" / "bin" / "python"
+    assert BridgeSettings().VAR_DIR == ROOT / "var"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,10 +31,30 @@ class Settings(BaseSettings):
     RASA_URL: str = "http://127.0.0.1:5005"
     LOG_LEVEL: str = "INFO"
 
+    EVENTS_SOURCE: Literal["sql", "pika", "none"] = "sql"
+    """Where Rasa's events come from: its SQL broker table (embedded), RabbitMQ, or nowhere."""
+    EVENTS_DB_URL: str | None = None
+    """Rasa's SQL broker database; default ``sqlite:///VAR_DIR/rasa/events.db``."""
+    PIKA_URL: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    PIKA_QUEUE: str = "rasa_events"
+    INGEST_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
+    CONVERSATION_IDLE_MINUTES: float = Field(default=30.0, gt=0)
+    """A gap this long between two events of one sender starts a new conversation."""
+
+    @field_validator("VAR_DIR")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return (ROOT / value).resolve()
+
     @property
     def database_url(self) -> str:
         """The CRM database URL, SQLite under ``VAR_DIR`` unless configured."""
         return self.DATABASE_URL or f"sqlite:///{self.VAR_DIR / 'crm.db'}"
+
+    @property
+    def events_db_url(self) -> str:
+        """Rasa's SQL event broker database."""
+        return self.EVENTS_DB_URL or f"sqlite:///{self.VAR_DIR / 'rasa' / 'events.db'}"
 
     @property
     def api_key(self) -> SecretStr | None:

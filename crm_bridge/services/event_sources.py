@@ -1,0 +1,121 @@
+"""Readers of Rasa's event brokers that feed :class:`EventIngestor`.
+
+- :class:`SqlBrokerTail` (embedded default): tails the ``events`` table that Rasa's SQL event
+  broker writes, from the last row it processed. The position is stored in the CRM database in
+  the same transaction as the rows the batch produced: nothing is lost or applied twice when
+  the bridge stops, restarts or is killed.
+- :class:`PikaConsumer` (scale-out): consumes the RabbitMQ queue Rasa's Pika broker publishes
+  to; a message is acknowledged only after its transaction committed (at-least-once), and the
+  ingestor skips redelivered events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm_bridge.models import IngestCursor
+from crm_bridge.services.ingest import EventIngestor, RasaEvent
+
+logger = logging.getLogger(__name__)
+
+
+def _source_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    if url.startswith("sqlite"):
+        # WAL lets us read while Rasa writes; the mode sticks to the file. Best effort: the
+        # switch fails harmlessly if Rasa holds a write lock at this moment.
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        except OperationalError:
+            logger.info("could not switch %s to WAL mode; reading in its current mode", url)
+    return engine
+
+
+class SqlBrokerTail:
+    """Tails Rasa's SQL event broker table into the CRM."""
+
+    def __init__(
+        self,
+        source_url: str,
+        crm_sessions: sessionmaker[Session],
+        ingestor: EventIngestor,
+        batch_size: int = 500,
+    ) -> None:
+        self.engine = _source_engine(source_url)
+        self.crm_sessions = crm_sessions
+        self.ingestor = ingestor
+        self.batch_size = batch_size
+        # The cursor is named after the source, so a second source never reuses a position.
+        digest = hashlib.sha256(self.engine.url.render_as_string(hide_password=True).encode())
+        self.name = f"rasa-sql-broker:{digest.hexdigest()[:16]}"
+
+    def poll_once(self) -> int:
+        """Ingest the next batch of rows; return how many rows were read."""
+        with self.crm_sessions() as session, session.begin():
+            cursor = session.get(IngestCursor, self.name, with_for_update=True)
+            if cursor is None:
+                cursor = IngestCursor(source=self.name, position=0)
+                session.add(cursor)
+            try:
+                with self.engine.connect() as source:
+                    rows = source.execute(
+                        text(
+                            "SELECT id, sender_id, data FROM events WHERE id > :position "
+                            "ORDER BY id LIMIT :limit"
+                        ),
+                        {"position": cursor.position, "limit": self.batch_size},
+                    ).all()
+            except (OperationalError, ProgrammingError) as err:
+                if "events" in str(err) and ("no such table" in str(err) or "exist" in str(err)):
+                    return 0  # Rasa has not created its table yet
+                raise
+            if not rows:
+                return 0
+            events = []
+            for row_id, sender_id, data in rows:
+                try:
+                    events.append(RasaEvent.from_json(data, sender_id=sender_id))
+                except ValueError:
+                    logger.warning("skipping malformed broker row id=%s", row_id)
+            self.ingestor.apply(session, events)
+            cursor.position = rows[-1][0]
+        return len(rows)
+
+    def run(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Poll until ``stop`` is set; errors are logged and retried with backoff."""
+        delay = interval
+        while not stop.is_set():
+            try:
+                read = self.poll_once()
+                delay = interval
+            except Exception:  # noqa: BLE001 - keep tailing whatever one batch did
+                logger.exception("event ingestion failed; retrying in %.1f s", delay)
+                read = 0
+                delay = min(delay * 2, 10.0)
+            if read < self.batch_size:
+                stop.wait(delay)
+
+
+class IngestionWorker:
+    """Runs one event source in a background thread of the bridge process."""
+
+    def __init__(self, run: Callable[[threading.Event], None], name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=run, args=(self._stop,), name=name, daemon=True)
+
+    def start(self) -> None:
+        """Start consuming."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the source to stop and wait for its current batch."""
+        self._stop.set()
+        self._thread.join(timeout)

@@ -1,0 +1,289 @@
+"""Apply Rasa tracker events to the CRM: conversations, messages and their sentiment.
+
+The broker readers (``services/event_sources.py``) hand batches of events to
+:class:`EventIngestor` inside one database transaction that also advances their position, so
+a batch is either stored with its position or not at all. Every event is applied once: its key
+is recorded in ``ingested_events`` and a redelivered event is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm_bridge.models import (
+    Conversation,
+    ConversationStatus,
+    IngestedEvent,
+    Message,
+    MessageRole,
+)
+
+logger = logging.getLogger(__name__)
+
+TREND_WINDOW = 5
+_OPEN_STATUSES = (
+    ConversationStatus.BOT,
+    ConversationStatus.WAITING_FOR_AGENT,
+    ConversationStatus.WITH_AGENT,
+)
+
+
+class Sentiment(Protocol):
+    """A sentiment result: score in [-1, 1] and a label."""
+
+    score: float
+    label: str
+
+
+class SentimentScorer(Protocol):
+    """Anything that scores a customer message."""
+
+    def score(self, text: str) -> Sentiment:
+        """Score one text."""
+        ...
+
+
+@dataclass(frozen=True)
+class RasaEvent:
+    """One event as Rasa's event brokers publish it."""
+
+    sender_id: str
+    data: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        """The Rasa event name (``user``, ``bot``, ``session_started``, …)."""
+        return str(self.data.get("event", ""))
+
+    @property
+    def at(self) -> datetime:
+        """When the event happened."""
+        return datetime.fromtimestamp(float(self.data.get("timestamp") or 0), tz=UTC)
+
+    @property
+    def key(self) -> str:
+        """A stable identity, the same whichever broker delivered the event."""
+        parts = [
+            self.sender_id,
+            self.type,
+            repr(self.data.get("timestamp")),
+            str(self.data.get("message_id") or ""),
+            str(self.data.get("text") or self.data.get("name") or ""),
+        ]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+    @classmethod
+    def from_json(cls, raw: str | bytes, sender_id: str | None = None) -> RasaEvent:
+        """Parse a broker payload; raises ``ValueError`` if it is not a Rasa event."""
+        data = json.loads(raw)
+        if not isinstance(data, dict) or "event" not in data:
+            raise ValueError("not a Rasa event")
+        sender = sender_id or data.get("sender_id")
+        if not sender:
+            raise ValueError("event without sender_id")
+        return cls(sender_id=str(sender), data=data)
+
+
+def _linear_trend(scores: list[float]) -> float | None:
+    """Slope of the least-squares line through the scores (per message); None if < 2."""
+    n = len(scores)
+    if n < 2:
+        return None
+    mean_x = (n - 1) / 2
+    mean_y = sum(scores) / n
+    num = sum((i - mean_x) * (y - mean_y) for i, y in enumerate(scores))
+    den = sum((i - mean_x) ** 2 for i in range(n))
+    return num / den
+
+
+class EventIngestor:
+    """Turns Rasa events into CRM rows, within the caller's transaction."""
+
+    def __init__(self, scorer: SentimentScorer | None, idle_timeout: timedelta) -> None:
+        self.scorer = scorer
+        self.idle_timeout = idle_timeout
+
+    def apply(self, session: Session, events: Iterable[RasaEvent]) -> int:
+        """Apply events in order; return how many were new (not seen before)."""
+        applied = 0
+        cache: dict[str, Conversation | None] = {}
+        for event in events:
+            key = event.key
+            if session.get(IngestedEvent, key) is not None:
+                continue
+            session.add(IngestedEvent(key=key, at=event.at))
+            self._apply_one(session, event, cache)
+            applied += 1
+        return applied
+
+    # -- conversation bookkeeping -------------------------------------------------------
+
+    def _current(
+        self, session: Session, sender_id: str, cache: dict[str, Conversation | None]
+    ) -> Conversation | None:
+        if sender_id not in cache:
+            cache[sender_id] = session.scalars(
+                select(Conversation)
+                .where(Conversation.sender_id == sender_id, Conversation.ended_at.is_(None))
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            ).first()
+        return cache[sender_id]
+
+    def _close(self, conversation: Conversation | None, at: datetime, idle: bool = False) -> None:
+        if conversation is None or conversation.ended_at is not None:
+            return
+        conversation.ended_at = at
+        if conversation.status == ConversationStatus.BOT:
+            # Ended without a human: resolved by the bot if the customer said anything
+            # and did not simply walk away waiting; an idle gap after a pause is abandoned.
+            conversation.status = (
+                ConversationStatus.RESOLVED_BY_BOT
+                if conversation.customer_messages
+                else ConversationStatus.ABANDONED
+            )
+        elif conversation.status == ConversationStatus.WITH_AGENT:
+            conversation.status = ConversationStatus.RESOLVED_BY_AGENT
+        elif conversation.status == ConversationStatus.WAITING_FOR_AGENT:
+            conversation.status = ConversationStatus.ABANDONED
+        if idle:
+            logger.debug("conversation %s closed after idle gap", conversation.id)
+
+    def _open(
+        self,
+        session: Session,
+        event: RasaEvent,
+        cache: dict[str, Conversation | None],
+    ) -> Conversation:
+        conversation = self._current(session, event.sender_id, cache)
+        at = event.at
+        if conversation is not None and at - conversation.last_event_at > self.idle_timeout:
+            self._close(conversation, conversation.last_event_at, idle=True)
+            conversation = None
+        if conversation is None:
+            conversation = Conversation(
+                sender_id=event.sender_id,
+                started_at=at,
+                last_event_at=at,
+                status=ConversationStatus.BOT,
+                customer_messages=0,
+            )
+            session.add(conversation)
+            cache[event.sender_id] = conversation
+        conversation.last_event_at = max(conversation.last_event_at, at)
+        return conversation
+
+    # -- events --------------------------------------------------------------------------
+
+    def _apply_one(
+        self, session: Session, event: RasaEvent, cache: dict[str, Conversation | None]
+    ) -> None:
+        kind = event.type
+        if kind in ("session_started", "restart"):
+            self._close(self._current(session, event.sender_id, cache), event.at)
+            cache[event.sender_id] = None
+        elif kind == "user":
+            self._user(session, event, cache)
+        elif kind == "bot":
+            self._bot(session, event, cache)
+        elif kind == "pause":
+            conversation = self._open(session, event, cache)
+            if conversation.status == ConversationStatus.BOT:
+                conversation.status = ConversationStatus.WAITING_FOR_AGENT
+        elif kind == "resume":
+            conversation = self._open(session, event, cache)
+            conversation.status = ConversationStatus.BOT
+        elif kind == "slot" and event.data.get("name") == "language":
+            if event.data.get("value"):
+                self._open(session, event, cache).language = str(event.data["value"])
+
+    def _user(
+        self, session: Session, event: RasaEvent, cache: dict[str, Conversation | None]
+    ) -> None:
+        data = event.data
+        conversation = self._open(session, event, cache)
+        conversation.channel = conversation.channel or data.get("input_channel")
+        parse = data.get("parse_data") or {}
+        intent = parse.get("intent") or {}
+        entities = parse.get("entities") or []
+        for entity in entities:
+            if entity.get("entity") == "language" and entity.get("value"):
+                conversation.language = str(entity["value"])
+        text = data.get("text") or ""
+        # Button payloads ("/affirm") carry no sentiment.
+        scorable = self.scorer is not None and text and not text.startswith("/")
+        sentiment = self.scorer.score(text) if scorable else None
+        message = Message(
+            conversation=conversation,
+            event_key=event.key,
+            role=MessageRole.CUSTOMER,
+            text=text,
+            at=event.at,
+            intent=intent.get("name"),
+            intent_confidence=intent.get("confidence"),
+            entities=entities,
+            sentiment_score=sentiment.score if sentiment else None,
+            sentiment_label=sentiment.label if sentiment else None,
+            extra={"message_id": data.get("message_id"), "metadata": data.get("metadata") or {}},
+        )
+        session.add(message)
+        conversation.customer_messages += 1
+        if sentiment is not None:
+            self._update_sentiment(session, conversation)
+
+    def _update_sentiment(self, session: Session, conversation: Conversation) -> None:
+        """Recompute mean, minimum and trend from the stored customer messages."""
+        session.flush()
+        scored = (
+            Message.conversation_id == conversation.id,
+            Message.role == MessageRole.CUSTOMER,
+            Message.sentiment_score.is_not(None),
+        )
+        mean, low = session.execute(
+            select(func.avg(Message.sentiment_score), func.min(Message.sentiment_score)).where(
+                *scored
+            )
+        ).one()
+        recent = list(
+            session.scalars(
+                select(Message.sentiment_score)
+                .where(*scored)
+                .order_by(Message.at.desc(), Message.id.desc())
+                .limit(TREND_WINDOW)
+            )
+        )
+        conversation.sentiment_mean = mean
+        conversation.sentiment_min = low
+        conversation.sentiment_trend = _linear_trend(recent[::-1])
+
+    def _bot(
+        self, session: Session, event: RasaEvent, cache: dict[str, Conversation | None]
+    ) -> None:
+        data = event.data
+        metadata = data.get("metadata") or {}
+        conversation = self._open(session, event, cache)
+        role = MessageRole.AGENT if metadata.get("agent") else MessageRole.BOT
+        if role == MessageRole.AGENT:
+            conversation.status = ConversationStatus.WITH_AGENT
+        kb = metadata.get("kb") or {}
+        session.add(
+            Message(
+                conversation=conversation,
+                event_key=event.key,
+                role=role,
+                text=data.get("text"),
+                at=event.at,
+                kb_entry_id=kb.get("entry_id"),
+                kb_score=kb.get("score"),
+                extra={k: v for k, v in metadata.items() if k != "kb"},
+            )
+        )

@@ -1,0 +1,132 @@
+"""Rasa events become conversations and messages, each exactly once (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from crm_bridge.models import Conversation, ConversationStatus, Message, MessageRole
+from crm_bridge.services.ingest import EventIngestor, RasaEvent
+from tests.utils import rasa_events as ev
+
+
+class FixedScorer:
+    """Scores by keyword: an outside-world stand-in so these tests check bookkeeping only."""
+
+    class Result:
+        def __init__(self, score: float) -> None:
+            self.score = score
+            self.label = "negative" if score < -0.3 else "positive" if score > 0.3 else "neutral"
+
+    def score(self, text: str):
+        return self.Result(
+            -0.9 if "差" in text or "angry" in text else 0.5 if "谢" in text else 0.0
+        )
+
+
+def _ingest(sessions, payloads, scorer=None, idle_minutes=30.0) -> int:
+    ingestor = EventIngestor(scorer=scorer, idle_timeout=timedelta(minutes=idle_minutes))
+    with sessions() as session, session.begin():
+        return ingestor.apply(session, [RasaEvent(p["sender_id"], p) for p in payloads])
+
+
+def test_a_conversation_with_turns_language_and_sentiment(sessions):
+    events = [
+        ev.simple("s1", "action", name="action_session_start"),
+        ev.simple("s1", "session_started"),
+        ev.user("s1", "你好", language="zh"),
+        ev.bot("s1", "您好！", utter_action="utter_greet"),
+        ev.user("s1", "太差了，我要投诉", intent="complain", language="zh"),
+        ev.bot("s1", "非常抱歉", kb={"entry_id": "complaints", "score": 0.81}),
+        ev.user("s1", "谢谢", intent="thank", language="zh"),
+    ]
+    assert _ingest(sessions, events, scorer=FixedScorer()) == len(events)
+    with sessions() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.language == "zh"
+        assert conversation.channel == "rest"
+        assert conversation.customer_messages == 3
+        assert conversation.sentiment_min == -0.9
+        assert abs(conversation.sentiment_mean - (0.0 - 0.9 + 0.5) / 3) < 1e-9
+        assert conversation.sentiment_trend is not None
+        messages = conversation.messages
+        assert [m.role for m in messages] == [
+            MessageRole.CUSTOMER,
+            MessageRole.BOT,
+            MessageRole.CUSTOMER,
+            MessageRole.BOT,
+            MessageRole.CUSTOMER,
+        ]
+        assert messages[2].intent == "complain" and messages[2].sentiment_label == "negative"
+        assert messages[3].kb_entry_id == "complaints" and messages[3].kb_score == 0.81
+        assert messages[0].at.tzinfo is not None
+
+
+def test_replayed_events_are_not_stored_twice(sessions):
+    events = [ev.user("s2", "hello", language="en"), ev.bot("s2", "Hi!")]
+    assert _ingest(sessions, events) == 2
+    assert _ingest(sessions, events) == 0
+    assert _ingest(sessions, [*events, ev.user("s2", "thanks", language="en")]) == 1
+    with sessions() as session:
+        assert session.scalar(select(func.count(Message.id))) == 3
+        assert session.scalar(select(func.count(Conversation.id))) == 1
+
+
+def test_new_session_and_idle_gap_start_new_conversations(sessions):
+    first = ev.user("s3", "hello")
+    events = [
+        first,
+        ev.bot("s3", "Hi!"),
+        ev.simple("s3", "session_started"),
+        ev.user("s3", "back again"),
+    ]
+    late = ev.user("s3", "still there?")
+    late["timestamp"] = events[-1]["timestamp"] + 31 * 60
+    _ingest(sessions, [*events, late])
+    with sessions() as session:
+        conversations = session.scalars(select(Conversation).order_by(Conversation.id)).all()
+        assert len(conversations) == 3
+        assert conversations[0].status == ConversationStatus.RESOLVED_BY_BOT
+        assert conversations[0].ended_at is not None
+        assert conversations[1].ended_at is not None
+        assert conversations[2].ended_at is None
+
+
+def test_pause_agent_reply_and_resume(sessions):
+    events = [
+        ev.user("s4", "转人工", intent="human_handoff", language="zh"),
+        ev.simple("s4", "pause"),
+    ]
+    _ingest(sessions, events)
+    with sessions() as session:
+        assert (
+            session.scalars(select(Conversation)).one().status
+            == ConversationStatus.WAITING_FOR_AGENT
+        )
+    _ingest(sessions, [ev.bot("s4", "您好，我是客服小王", agent="小王")])
+    with sessions() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.status == ConversationStatus.WITH_AGENT
+        assert conversation.messages[-1].role == MessageRole.AGENT
+    _ingest(sessions, [ev.simple("s4", "resume"), ev.simple("s4", "restart")])
+    with sessions() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.ended_at is not None
+        assert conversation.status == ConversationStatus.RESOLVED_BY_BOT
+
+
+def test_button_payloads_are_not_scored(sessions):
+    _ingest(sessions, [ev.user("s5", "/affirm", intent="affirm")], scorer=FixedScorer())
+    with sessions() as session:
+        message = session.scalars(select(Message)).one()
+        assert message.sentiment_score is None
+
+
+def test_malformed_payloads_are_rejected():
+    for raw in ("[]", '{"no": "event"}', '{"event": "user"}', "not json"):
+        try:
+            RasaEvent.from_json(raw)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {raw!r}")
