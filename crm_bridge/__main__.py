@@ -1,30 +1,7 @@
-"""Run the bridge: migrate the database, then serve (``python -m crm_bridge``)."""
+"""``python -m crm_bridge``: the ``crm-bridge`` command (default: migrate, then serve)."""
 
-from __future__ import annotations
+import sys
 
-import logging
+from crm_bridge.cli import main
 
-import uvicorn
-
-from crm_bridge.core.config import Settings
-from crm_bridge.main import create_app
-from crm_bridge.migrations import upgrade
-
-
-def main() -> None:
-    """Migrate and serve with the settings from the environment."""
-    settings = Settings()
-    logging.basicConfig(
-        level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    upgrade(settings.database_url)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.HOST,
-        port=settings.PORT,
-        log_level=settings.LOG_LEVEL.lower(),
-    )
-
-
-if __name__ == "__main__":
-    main()
+sys.exit(main())

@@ -280,6 +280,9 @@ class Conversation(Base):
     sentiment_min: Mapped[float | None] = mapped_column(Float)
     sentiment_trend: Mapped[float | None] = mapped_column(Float)
     csat: Mapped[int | None] = mapped_column(Integer)
+    """Satisfaction 1-5 asked at the end of the conversation."""
+    nps: Mapped[int | None] = mapped_column(Integer)
+    """Would-recommend 0-10, when the survey asked it."""
     csat_comment: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(Text)
 

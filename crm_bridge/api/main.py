@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crm_bridge.api.routes import health
+from crm_bridge.api.routes import (
+    agents,
+    conversations,
+    customers,
+    escalations,
+    health,
+    login,
+    orders,
+    reports,
+)
 
 API_PREFIX = "/api/v1"
 
-# Resource routers (customers, conversations, ...) go under API_PREFIX.
 api_router = APIRouter(prefix=API_PREFIX)
+for module in (login, customers, conversations, orders, escalations, agents, reports):
+    api_router.include_router(module.router)
 
 # Probes stay at the root, where process managers and load balancers look for them.
 root_router = APIRouter()

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_bridge.core.security import read_or_create_secret
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,8 +30,13 @@ class Settings(BaseSettings):
     """SQLAlchemy URL of the CRM database; default a SQLite file ``VAR_DIR/crm.db``."""
     API_KEY: SecretStr | None = None
     """Key the action server sends; default the generated ``VAR_DIR/secrets/bridge_api_key``."""
+    JWT_SECRET: SecretStr | None = None
+    """Signs agent session tokens; default the generated ``VAR_DIR/secrets/jwt_secret``."""
+    ACCESS_TOKEN_MINUTES: int = Field(default=480, ge=1)
     RASA_URL: str = "http://127.0.0.1:5005"
     LOG_LEVEL: str = "INFO"
+    SEED_DEMO: bool = True
+    """Fill an empty CRM with the demo shop's customers, orders and agents at start."""
 
     EVENTS_SOURCE: Literal["sql", "pika", "none"] = "sql"
     """Where Rasa's events come from: its SQL broker table (embedded), RabbitMQ, or nowhere."""
@@ -57,12 +64,18 @@ class Settings(BaseSettings):
         return self.EVENTS_DB_URL or f"sqlite:///{self.VAR_DIR / 'rasa' / 'events.db'}"
 
     @property
-    def api_key(self) -> SecretStr | None:
-        """The service API key, from the setting or from the generated secret file."""
+    def api_key(self) -> SecretStr:
+        """The service API key: the setting, else the generated secret file."""
         if self.API_KEY is not None:
             return self.API_KEY
-        path = self.VAR_DIR / "secrets" / "bridge_api_key"
-        return SecretStr(path.read_text().strip()) if path.exists() else None
+        return SecretStr(read_or_create_secret(self.VAR_DIR / "secrets" / "bridge_api_key"))
+
+    @property
+    def jwt_secret(self) -> SecretStr:
+        """The key that signs agent tokens: the setting, else the generated secret file."""
+        if self.JWT_SECRET is not None:
+            return self.JWT_SECRET
+        return SecretStr(read_or_create_secret(self.VAR_DIR / "secrets" / "jwt_secret"))
 
 
 settings = Settings()

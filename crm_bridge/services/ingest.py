@@ -26,6 +26,7 @@ from crm_bridge.models import (
     Message,
     MessageRole,
 )
+from crm_bridge.services.customers import find_by_identity
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +213,10 @@ class EventIngestor:
         data = event.data
         conversation = self._open(session, event, cache)
         conversation.channel = conversation.channel or data.get("input_channel")
+        if conversation.customer_id is None and conversation.customer_messages == 0:
+            # A channel identity known to the CRM (e.g. a Telegram id) links the customer.
+            customer = find_by_identity(session, conversation.channel or "", event.sender_id)
+            conversation.customer_id = customer.id if customer else None
         parse = data.get("parse_data") or {}
         intent = parse.get("intent") or {}
         entities = parse.get("entities") or []

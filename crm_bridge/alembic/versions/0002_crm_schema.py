@@ -3,7 +3,7 @@ escalations, audit log and the ingestion bookkeeping.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 14:58:06.705097
+Create Date: 2026-11-24
 """
 
 from __future__ import annotations
@@ -176,6 +176,7 @@ def upgrade() -> None:
         sa.Column("sentiment_min", sa.Float(), nullable=True),
         sa.Column("sentiment_trend", sa.Float(), nullable=True),
         sa.Column("csat", sa.Integer(), nullable=True),
+        sa.Column("nps", sa.Integer(), nullable=True),
         sa.Column("csat_comment", sa.Text(), nullable=True),
         sa.Column("summary", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(

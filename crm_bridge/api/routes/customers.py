@@ -1,0 +1,178 @@
+"""Customers: search, create, update, merge, identity look-up and the customer 360 view."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from crm_bridge.api.deps import MANAGERS, SERVICE, STAFF, Principal, SessionDep, require
+from crm_bridge.models import Conversation, Customer, Escalation, LifecycleStage, Order, Tier
+from crm_bridge.schemas import (
+    Customer360,
+    CustomerCreate,
+    CustomerPublic,
+    CustomerUpdate,
+    MergeRequest,
+    Page,
+)
+from crm_bridge.services.audit import audit
+from crm_bridge.services.customers import (
+    CustomerError,
+    create_customer,
+    find_by_identity,
+    merge_customers,
+    sentiment_history,
+)
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+Reader = Annotated[Principal, Depends(require(SERVICE, *STAFF))]
+Writer = Annotated[Principal, Depends(require(SERVICE, *STAFF))]
+Manager = Annotated[Principal, Depends(require(*MANAGERS))]
+
+
+def _get(session: SessionDep, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id, options=[selectinload(Customer.identities)])
+    if customer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no customer {customer_id}")
+    return customer
+
+
+@router.get("", response_model=Page[CustomerPublic], operation_id="customers-search")
+def search_customers(
+    session: SessionDep,
+    principal: Reader,
+    q: Annotated[str | None, Query(max_length=100, description="name, e-mail or phone")] = None,
+    tier: Tier | None = None,
+    lifecycle_stage: LifecycleStage | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[CustomerPublic]:
+    """Search customers (merged records excluded)."""
+    query = select(Customer).where(Customer.merged_into_id.is_(None))
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(
+            or_(
+                Customer.name.ilike(pattern),
+                Customer.email.ilike(pattern),
+                Customer.phone.like(pattern),
+            )
+        )
+    if tier:
+        query = query.where(Customer.tier == tier)
+    if lifecycle_stage:
+        query = query.where(Customer.lifecycle_stage == lifecycle_stage)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(selectinload(Customer.identities))
+        .order_by(Customer.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    audit(session, principal.name, "search", "customer", q=q, results=len(rows))
+    session.commit()
+    return Page(data=[CustomerPublic.model_validate(c) for c in rows], count=count)
+
+
+@router.post(
+    "",
+    response_model=CustomerPublic,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="customers-create",
+)
+def create(session: SessionDep, principal: Writer, body: CustomerCreate) -> CustomerPublic:
+    """Create a customer with its channel identities."""
+    try:
+        customer = create_customer(session, body)
+    except CustomerError as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err
+    audit(session, principal.name, "create", "customer", customer.id)
+    session.commit()
+    return CustomerPublic.model_validate(_get(session, customer.id))
+
+
+@router.get(
+    "/by-identity/{channel}/{external_id}",
+    response_model=CustomerPublic,
+    operation_id="customers-by_identity",
+)
+def by_identity(
+    session: SessionDep, principal: Reader, channel: str, external_id: str
+) -> CustomerPublic:
+    """The customer behind a channel identity (after merges)."""
+    customer = find_by_identity(session, channel, external_id)
+    if customer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no customer with that identity")
+    audit(session, principal.name, "read", "customer", customer.id, via=f"{channel} identity")
+    session.commit()
+    return CustomerPublic.model_validate(customer)
+
+
+@router.get("/{customer_id}", response_model=Customer360, operation_id="customers-get_360")
+def customer_360(session: SessionDep, principal: Reader, customer_id: int) -> Customer360:
+    """Customer 360: profile, orders, conversations, tickets and sentiment trend."""
+    customer = _get(session, customer_id)
+    orders = session.scalars(
+        select(Order)
+        .where(Order.customer_id == customer.id)
+        .options(selectinload(Order.status_history))
+        .order_by(Order.placed_at.desc())
+        .limit(20)
+    ).all()
+    conversations = session.scalars(
+        select(Conversation)
+        .where(Conversation.customer_id == customer.id)
+        .order_by(Conversation.started_at.desc())
+        .limit(20)
+    ).all()
+    escalations = session.scalars(
+        select(Escalation)
+        .where(Escalation.customer_id == customer.id)
+        .order_by(Escalation.created_at.desc())
+        .limit(20)
+    ).all()
+    result = Customer360.model_validate(
+        {
+            "customer": customer,
+            "orders": orders,
+            "conversations": conversations,
+            "escalations": escalations,
+            "sentiment_trend": sentiment_history(session, customer.id),
+        },
+        from_attributes=True,
+    )
+    audit(session, principal.name, "read", "customer", customer.id, view="360")
+    session.commit()
+    return result
+
+
+@router.patch("/{customer_id}", response_model=CustomerPublic, operation_id="customers-update")
+def update_customer(
+    session: SessionDep, principal: Writer, customer_id: int, body: CustomerUpdate
+) -> CustomerPublic:
+    """Change a customer's profile."""
+    customer = _get(session, customer_id)
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    audit(session, principal.name, "update", "customer", customer.id, fields=sorted(changes))
+    session.commit()
+    return CustomerPublic.model_validate(_get(session, customer_id))
+
+
+@router.post("/{customer_id}/merge", response_model=CustomerPublic, operation_id="customers-merge")
+def merge(
+    session: SessionDep, principal: Manager, customer_id: int, body: MergeRequest
+) -> CustomerPublic:
+    """Merge another customer record into this one (identities, orders, conversations, …)."""
+    target, source = _get(session, customer_id), _get(session, body.source_id)
+    try:
+        merge_customers(session, target, source)
+    except CustomerError as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err
+    audit(session, principal.name, "merge", "customer", target.id, source_id=source.id)
+    session.commit()
+    return CustomerPublic.model_validate(_get(session, customer_id))

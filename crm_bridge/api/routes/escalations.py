@@ -1,0 +1,112 @@
+"""Escalations / tickets: opened by the bot, worked by agents (complaint closed loop)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from sqlalchemy import func, select
+
+from crm_bridge.api.deps import SERVICE, STAFF, Principal, SessionDep, require
+from crm_bridge.models import (
+    Agent,
+    Conversation,
+    Escalation,
+    EscalationStatus,
+    Priority,
+    utcnow,
+)
+from crm_bridge.schemas import EscalationCreate, EscalationPublic, EscalationUpdate, Page
+from crm_bridge.services.audit import audit
+
+router = APIRouter(prefix="/escalations", tags=["escalations"])
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+
+
+@router.post(
+    "",
+    response_model=EscalationPublic,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="escalations-create",
+)
+def create_escalation(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(SERVICE, *STAFF))],
+    body: EscalationCreate,
+) -> EscalationPublic:
+    """Open an escalation for a conversation (by Rasa sender id) and/or a customer."""
+    conversation = None
+    if body.sender_id:
+        conversation = session.scalars(
+            select(Conversation)
+            .where(Conversation.sender_id == body.sender_id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        ).first()
+    customer_id = body.customer_id or (conversation.customer_id if conversation else None)
+    escalation = Escalation(
+        conversation_id=conversation.id if conversation else None,
+        customer_id=customer_id,
+        reason=body.reason,
+        priority=body.priority,
+        status=EscalationStatus.OPEN,
+        notes=body.notes,
+        context={**body.context, "sender_id": body.sender_id},
+    )
+    session.add(escalation)
+    session.flush()
+    audit(session, principal.name, "create", "escalation", escalation.id, reason=body.reason)
+    session.commit()
+    return EscalationPublic.model_validate(escalation)
+
+
+@router.get("", response_model=Page[EscalationPublic], operation_id="escalations-list")
+def list_escalations(
+    session: SessionDep,
+    principal: Staff,
+    status_: Annotated[EscalationStatus | None, Query(alias="status")] = None,
+    priority: Priority | None = None,
+    mine: bool = False,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[EscalationPublic]:
+    """Escalations, most urgent and oldest first."""
+    query = select(Escalation)
+    if status_:
+        query = query.where(Escalation.status == status_)
+    if priority:
+        query = query.where(Escalation.priority == priority)
+    if mine:
+        query = query.where(Escalation.agent_id == principal.agent_id)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Escalation.created_at).offset(offset).limit(limit)).all()
+    return Page(data=[EscalationPublic.model_validate(e) for e in rows], count=count)
+
+
+@router.patch(
+    "/{escalation_id}", response_model=EscalationPublic, operation_id="escalations-update"
+)
+def update_escalation(
+    session: SessionDep, principal: Staff, escalation_id: int, body: EscalationUpdate
+) -> EscalationPublic:
+    """Assign, re-prioritise, resolve or close a ticket; SLA timestamps follow the status."""
+    escalation = session.get(Escalation, escalation_id)
+    if escalation is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no escalation {escalation_id}")
+    changes = body.model_dump(exclude_unset=True)
+    if "agent_id" in changes and changes["agent_id"] is not None:
+        if session.get(Agent, changes["agent_id"]) is None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no such agent")
+    for field, value in changes.items():
+        setattr(escalation, field, value)
+    now = utcnow()
+    if escalation.agent_id and escalation.status == EscalationStatus.OPEN:
+        escalation.status = EscalationStatus.ASSIGNED
+    if escalation.status == EscalationStatus.RESOLVED and escalation.resolved_at is None:
+        escalation.resolved_at = now
+    if escalation.status == EscalationStatus.CLOSED:
+        escalation.resolved_at = escalation.resolved_at or now
+        escalation.closed_at = escalation.closed_at or now
+    audit(session, principal.name, "update", "escalation", escalation.id, fields=sorted(changes))
+    session.commit()
+    return EscalationPublic.model_validate(escalation)

@@ -1,0 +1,88 @@
+"""The ``crm-bridge`` command (also ``python -m crm_bridge``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging.config
+import os
+import sys
+from collections.abc import Sequence
+
+from crm_bridge.core.config import Settings
+from crm_bridge.core.db import make_engine, session_factory
+from crm_bridge.core.logging import logging_config
+from crm_bridge.migrations import upgrade
+from crm_bridge.services.demo_seed import SeedResult, is_empty, seed_demo
+
+logger = logging.getLogger("crm_bridge")
+
+
+def _seed(settings: Settings, only_if_empty: bool) -> SeedResult | None:
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session, session.begin():
+            if not is_empty(session):
+                if only_if_empty:
+                    return None
+                raise SystemExit("the CRM already has data; seed-demo only fills an empty one")
+            return seed_demo(session)
+    finally:
+        engine.dispose()
+
+
+def _announce(result: SeedResult, settings: Settings) -> None:
+    """Show the demo logins once (stdout, not the log) and keep them in a private file."""
+    lines = [f"{login}  {password}" for login, password in result.passwords.items()]
+    path = settings.VAR_DIR / "secrets" / "demo_agents.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print(
+        f"Seeded the demo shop: {result.customers} customers, {result.orders} orders.\n"
+        f"Agent console logins (shown once; also in {path}):\n  " + "\n  ".join(lines),
+        flush=True,
+    )
+
+
+def serve(settings: Settings) -> None:
+    """Migrate, seed an empty embedded database, and serve."""
+    import uvicorn
+
+    from crm_bridge.main import create_app
+
+    config = logging_config(settings.LOG_LEVEL)
+    logging.config.dictConfig(config)
+    upgrade(settings.database_url)
+    if settings.SEED_DEMO:
+        result = _seed(settings, only_if_empty=True)
+        if result:
+            _announce(result, settings)
+    uvicorn.run(create_app(settings), host=settings.HOST, port=settings.PORT, log_config=config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand (default ``serve``)."""
+    parser = argparse.ArgumentParser(prog="crm-bridge", description="The CRM bridge.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="migrate the database, seed demo data if empty, and serve")
+    sub.add_parser("migrate", help="bring the database to the newest schema")
+    sub.add_parser("seed-demo", help="fill an empty CRM with the demo shop's data")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    command = args.command or "serve"
+    if command == "serve":
+        serve(settings)
+    elif command == "migrate":
+        upgrade(settings.database_url)
+        print(f"database at the newest schema: {settings.database_url.split('@')[-1]}")
+    elif command == "seed-demo":
+        upgrade(settings.database_url)
+        result = _seed(settings, only_if_empty=False)
+        assert result is not None
+        _announce(result, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

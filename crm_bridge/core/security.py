@@ -1,0 +1,56 @@
+"""Passwords, agent session tokens and service API keys."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+from pwdlib import PasswordHash
+
+ALGORITHM = "HS256"
+_hasher = PasswordHash.recommended()  # argon2id
+
+
+def hash_password(password: str) -> str:
+    """Hash a password for storage."""
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """Check a password against its stored hash (constant time)."""
+    return _hasher.verify(password, password_hash)
+
+
+def create_access_token(subject: str, role: str, secret: str, expires: timedelta) -> str:
+    """A signed session token for an agent."""
+    now = datetime.now(UTC)
+    payload = {"sub": subject, "role": role, "iat": now, "exp": now + expires}
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(token: str, secret: str) -> dict:
+    """The token's claims; raises ``jwt.InvalidTokenError`` if forged or expired."""
+    return jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+
+
+def keys_match(given: str, expected: str) -> bool:
+    """Compare secrets in constant time."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A secret stored in ``path`` (mode 0600), generated on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
