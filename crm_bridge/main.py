@@ -13,7 +13,7 @@ from crm_bridge import __version__
 from crm_bridge.api.main import api_router, root_router
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
-from crm_bridge.services.event_sources import IngestionWorker, SqlBrokerTail
+from crm_bridge.services.event_sources import IngestionWorker, PikaConsumer, SqlBrokerTail
 from crm_bridge.services.ingest import EventIngestor
 
 
@@ -29,7 +29,15 @@ def ingestion_worker(settings: Settings, sessions: sessionmaker[Session]) -> Ing
             settings.events_db_url, sessions, ingestor, batch_size=settings.INGEST_BATCH_SIZE
         )
         return IngestionWorker(tail.run, name="ingest-sql-broker")
-    raise NotImplementedError(f"EVENTS_SOURCE={settings.EVENTS_SOURCE!r}")
+    consumer = PikaConsumer(
+        settings.PIKA_URL,
+        settings.PIKA_QUEUE,
+        settings.PIKA_EXCHANGE,
+        sessions,
+        ingestor,
+        batch_size=settings.INGEST_BATCH_SIZE,
+    )
+    return IngestionWorker(consumer.run, name="ingest-pika")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,11 @@ class LauncherSettings(BaseSettings):
     RASA_PORT: int = 5005
     ACTIONS_PORT: int = 5055
     BRIDGE_PORT: int = 8000
+    EVENT_BROKER: Literal["sql", "pika"] = "sql"
+    """How Rasa's events reach the bridge: SQL outbox table (embedded) or RabbitMQ."""
+    RABBITMQ_URL: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    RABBITMQ_QUEUE: str = "rasa_events"
+    RABBITMQ_EXCHANGE: str = "rasa-exchange"
     HEALTH_TIMEOUT: float = 300.0
     """Seconds each process may take to become healthy before the launcher gives up."""
 

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -60,10 +61,31 @@ def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str
         "CSA_ACTIONS_URL": settings.url(settings.ACTIONS_PORT) + "/webhook",
         "CSA_BRIDGE_HOST": settings.HOST,
         "CSA_BRIDGE_RASA_URL": settings.url(settings.RASA_PORT),
+        **broker_env(settings),
         "CSA_ACTIONS_BRIDGE_URL": settings.url(settings.BRIDGE_PORT),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",
+    }
+
+
+def broker_env(settings: LauncherSettings) -> dict[str, str]:
+    """Variables that point Rasa's event broker and the bridge's reader at the same place."""
+    if settings.EVENT_BROKER == "sql":
+        return {"CSA_RASA_ENDPOINTS": "endpoints.yml", "CSA_BRIDGE_EVENTS_SOURCE": "sql"}
+    url = urlsplit(settings.RABBITMQ_URL)
+    return {
+        "CSA_RASA_ENDPOINTS": "endpoints.pika.yml",
+        "CSA_RABBITMQ_HOST": url.hostname or "127.0.0.1",
+        "CSA_RABBITMQ_PORT": str(url.port or 5672),
+        "CSA_RABBITMQ_USER": unquote(url.username or "guest"),
+        "CSA_RABBITMQ_PASSWORD": unquote(url.password or "guest"),
+        "CSA_RABBITMQ_QUEUE": settings.RABBITMQ_QUEUE,
+        "CSA_RABBITMQ_EXCHANGE": settings.RABBITMQ_EXCHANGE,
+        "CSA_BRIDGE_EVENTS_SOURCE": "pika",
+        "CSA_BRIDGE_PIKA_URL": settings.RABBITMQ_URL,
+        "CSA_BRIDGE_PIKA_QUEUE": settings.RABBITMQ_QUEUE,
+        "CSA_BRIDGE_PIKA_EXCHANGE": settings.RABBITMQ_EXCHANGE,
     }
 
 

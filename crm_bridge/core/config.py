@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     """Rasa's SQL broker database; default ``sqlite:///VAR_DIR/rasa/events.db``."""
     PIKA_URL: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     PIKA_QUEUE: str = "rasa_events"
+    PIKA_EXCHANGE: str = "rasa-exchange"
     INGEST_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
     CONVERSATION_IDLE_MINUTES: float = Field(default=30.0, gt=0)
     """A gap this long between two events of one sender starts a new conversation."""

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -119,3 +120,82 @@ class IngestionWorker:
         """Ask the source to stop and wait for its current batch."""
         self._stop.set()
         self._thread.join(timeout)
+
+
+class PikaConsumer:
+    """Consumes Rasa's Pika event broker (RabbitMQ) into the CRM.
+
+    Declares the same topology Rasa does (a non-durable fanout exchange and a durable queue
+    bound to it), so that whichever starts first, no event published after that is lost.
+    Messages are acknowledged after the transaction holding their rows committed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        queue: str,
+        exchange: str,
+        crm_sessions: sessionmaker[Session],
+        ingestor: EventIngestor,
+        batch_size: int = 500,
+    ) -> None:
+        self.url = url
+        self.queue = queue
+        self.exchange = exchange
+        self.crm_sessions = crm_sessions
+        self.ingestor = ingestor
+        self.batch_size = batch_size
+
+    def _store(self, bodies: list[bytes]) -> None:
+        events = []
+        for body in bodies:
+            try:
+                events.append(RasaEvent.from_json(body))
+            except (ValueError, UnicodeDecodeError):
+                logger.warning("skipping a malformed message on queue %s", self.queue)
+        with self.crm_sessions() as session, session.begin():
+            self.ingestor.apply(session, events)
+
+    def run(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Consume until ``stop`` is set, reconnecting with backoff."""
+        import pika
+        from pika.exceptions import AMQPError
+
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                connection = pika.BlockingConnection(pika.URLParameters(self.url))
+            except AMQPError as err:
+                logger.warning("RabbitMQ unreachable (%s); retrying in %.0f s", err, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 1.0
+            try:
+                channel = connection.channel()
+                channel.exchange_declare(self.exchange, exchange_type="fanout", durable=False)
+                channel.queue_declare(self.queue, durable=True)
+                channel.queue_bind(self.queue, self.exchange)
+                channel.basic_qos(prefetch_count=self.batch_size)
+                pending: list[tuple[int, bytes]] = []
+                for method, _properties, body in channel.consume(
+                    self.queue, inactivity_timeout=interval
+                ):
+                    if method is not None:
+                        pending.append((method.delivery_tag, body))
+                    if pending and (method is None or len(pending) >= self.batch_size):
+                        self._store([b for _, b in pending])
+                        channel.basic_ack(pending[-1][0], multiple=True)
+                        pending = []
+                    if stop.is_set():
+                        break
+                # Unacknowledged messages go back to the queue when the channel closes.
+                channel.cancel()
+                connection.close()
+            except AMQPError:
+                logger.exception("RabbitMQ connection lost; reconnecting")
+            except Exception:  # noqa: BLE001 - keep consuming whatever one batch did
+                logger.exception("event ingestion failed; reconnecting in %.0f s", delay)
+                with contextlib.suppress(Exception):
+                    connection.close()
+                stop.wait(delay)

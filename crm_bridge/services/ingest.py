@@ -115,15 +115,22 @@ class EventIngestor:
 
     def apply(self, session: Session, events: Iterable[RasaEvent]) -> int:
         """Apply events in order; return how many were new (not seen before)."""
+        batch = list(events)
+        keys = [event.key for event in batch]
+        seen = set(
+            session.scalars(select(IngestedEvent.key).where(IngestedEvent.key.in_(set(keys))))
+        )
         applied = 0
         cache: dict[str, Conversation | None] = {}
-        for event in events:
-            key = event.key
-            if session.get(IngestedEvent, key) is not None:
-                continue
-            session.add(IngestedEvent(key=key, at=event.at))
-            self._apply_one(session, event, cache)
-            applied += 1
+        # Flushes happen where a query needs them (sentiment aggregates), not on every event.
+        with session.no_autoflush:
+            for event, key in zip(batch, keys, strict=True):
+                if key in seen:
+                    continue
+                seen.add(key)
+                session.add(IngestedEvent(key=key, at=event.at))
+                self._apply_one(session, event, cache)
+                applied += 1
         return applied
 
     # -- conversation bookkeeping -------------------------------------------------------

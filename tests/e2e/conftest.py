@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,15 +47,16 @@ class Stack:
         return response.json()
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    var_dir = tmp_path_factory.mktemp("var")
+@contextmanager
+def running_stack(var_dir: Path, **settings: str) -> Iterator[Stack]:
+    """Start the system with the launcher on free ports; stop it with Ctrl-C afterwards."""
     ports = {name: free_port() for name in ("RASA", "ACTIONS", "BRIDGE")}
     env = {
         **os.environ,
         "CSA_VAR_DIR": str(var_dir),
         "CSA_MODEL_DIR": str(LauncherSettings().model_dir),
         **{f"CSA_{name}_PORT": str(port) for name, port in ports.items()},
+        **{f"CSA_{key}": value for key, value in settings.items()},
     }
     log = var_dir / "launcher.log"
     with open(log, "w") as out:
@@ -89,3 +91,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     leftovers = {name: pid for name, pid in pids.items() if pid_alive(pid)}
     assert set(pids) == {"rasa", "actions", "bridge"}, output
     assert not leftovers, f"processes still running after Ctrl-C: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The system in its embedded default configuration."""
+    with running_stack(tmp_path_factory.mktemp("var")) as running:
+        yield running

@@ -1,0 +1,89 @@
+"""The Pika consumer against the RabbitMQ server on this machine: at-least-once, stored once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pika
+import pytest
+from sqlalchemy import func, select
+
+from crm_bridge.models import Message
+from crm_bridge.services.event_sources import PikaConsumer
+from crm_bridge.services.ingest import EventIngestor
+from tests.utils import rasa_events as ev
+
+URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+@pytest.fixture
+def broker():
+    suffix = uuid.uuid4().hex[:8]
+    queue, exchange = f"csa-test-{suffix}", f"csa-test-exchange-{suffix}"
+    connection = pika.BlockingConnection(pika.URLParameters(URL))
+    channel = connection.channel()
+    # The topology Rasa's PikaEventBroker declares.
+    channel.exchange_declare(exchange, exchange_type="fanout", durable=False)
+    channel.queue_declare(queue, durable=True)
+    channel.queue_bind(queue, exchange)
+
+    def publish(events):
+        for event in events:
+            channel.basic_publish(
+                exchange, "", json.dumps(event).encode(), pika.BasicProperties(delivery_mode=2)
+            )
+
+    yield queue, exchange, publish
+    channel.queue_delete(queue)
+    channel.exchange_delete(exchange)
+    connection.close()
+
+
+def _consume_until(consumer: PikaConsumer, sessions, expected: int, timeout: float = 30) -> int:
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + timeout
+    count = 0
+    try:
+        while time.monotonic() < deadline:
+            with sessions() as session:
+                count = session.scalar(select(func.count(Message.id)))
+            if count >= expected:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)  # anything extra would show up now
+    finally:
+        stop.set()
+        thread.join(10)
+    with sessions() as session:
+        return session.scalar(select(func.count(Message.id)))
+
+
+def test_redelivered_and_replayed_events_are_stored_once(sessions, broker):
+    queue, exchange, publish = broker
+    events = []
+    for i in range(30):
+        sender = f"pika-{i}"
+        events += [ev.user(sender, "你好" if i % 2 else "hello"), ev.bot(sender, "hi")]
+    consumer = PikaConsumer(
+        URL, queue, exchange, sessions, EventIngestor(None, timedelta(minutes=30)), batch_size=7
+    )
+    publish(events[:40])
+    assert _consume_until(consumer, sessions, 40) == 40
+    # The broker delivers again what it already delivered (at-least-once), plus the rest.
+    publish(events)
+    assert _consume_until(consumer, sessions, 60) == 60
+
+
+def test_malformed_messages_are_skipped(sessions, broker):
+    queue, exchange, publish = broker
+    publish([{"not": "an event"}, ev.user("ok-sender", "hello")])
+    consumer = PikaConsumer(
+        URL, queue, exchange, sessions, EventIngestor(None, timedelta(minutes=30))
+    )
+    assert _consume_until(consumer, sessions, 1) == 1
