@@ -36,6 +36,7 @@ TEXTS = {
 
 
 def conversation_events(sender: str, language: str, start: float) -> list[dict]:
+    """The events of one five-turn conversation, as Rasa's broker publishes them."""
     t = start
     events: list[dict] = []
 
@@ -67,9 +68,12 @@ def conversation_events(sender: str, language: str, start: float) -> list[dict]:
 
 
 def write_source(path: Path, count: int) -> int:
+    """Fill a table shaped like Rasa's SQL broker table with at least ``count`` events."""
     random.seed(7)
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), data TEXT)")
+        db.execute(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), data TEXT)"
+        )
         written, n, start = 0, 0, 1_764_000_000.0
         while written < count:
             language = "zh" if n % 2 else "en"
@@ -83,7 +87,8 @@ def write_source(path: Path, count: int) -> int:
     return written
 
 
-def run(crm_url: str, source: Path, batch: int, scorer) -> tuple[int, float]:
+def run(crm_url: str, source: Path, batch: int, scorer: object) -> tuple[int, float]:
+    """Ingest the whole source into a fresh CRM database; return (events, seconds)."""
     upgrade(crm_url)
     engine = make_engine(crm_url)
     tail = SqlBrokerTail(
@@ -115,6 +120,7 @@ def load_scorer():
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print the throughput table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
