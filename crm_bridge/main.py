@@ -22,7 +22,9 @@ def ingestion_worker(settings: Settings, sessions: sessionmaker[Session]) -> Ing
     if settings.EVENTS_SOURCE == "none":
         return None
     ingestor = EventIngestor(
-        scorer=None, idle_timeout=timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES)
+        scorer=None,
+        idle_timeout=timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES),
+        mask_transcripts=settings.MASK_STORED_TRANSCRIPTS,
     )
     if settings.EVENTS_SOURCE == "sql":
         tail = SqlBrokerTail(

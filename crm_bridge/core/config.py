@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     PIKA_QUEUE: str = "rasa_events"
     PIKA_EXCHANGE: str = "rasa-exchange"
     INGEST_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
+    MASK_STORED_TRANSCRIPTS: bool = False
+    """Store message texts with phone numbers, e-mails, ID and bank cards masked."""
     CONVERSATION_IDLE_MINUTES: float = Field(default=30.0, gt=0)
     """A gap this long between two events of one sender starts a new conversation."""
 

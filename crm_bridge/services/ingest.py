@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_bridge.core.pii import mask_pii
 from crm_bridge.models import (
     Conversation,
     ConversationStatus,
@@ -109,9 +110,18 @@ def _linear_trend(scores: list[float]) -> float | None:
 class EventIngestor:
     """Turns Rasa events into CRM rows, within the caller's transaction."""
 
-    def __init__(self, scorer: SentimentScorer | None, idle_timeout: timedelta) -> None:
+    def __init__(
+        self,
+        scorer: SentimentScorer | None,
+        idle_timeout: timedelta,
+        mask_transcripts: bool = False,
+    ) -> None:
         self.scorer = scorer
         self.idle_timeout = idle_timeout
+        self.mask_transcripts = mask_transcripts
+
+    def _stored_text(self, text: str | None) -> str | None:
+        return mask_pii(text) if text and self.mask_transcripts else text
 
     def apply(self, session: Session, events: Iterable[RasaEvent]) -> int:
         """Apply events in order; return how many were new (not seen before)."""
@@ -238,7 +248,7 @@ class EventIngestor:
             conversation=conversation,
             event_key=event.key,
             role=MessageRole.CUSTOMER,
-            text=text,
+            text=self._stored_text(text),
             at=event.at,
             intent=intent.get("name"),
             intent_confidence=intent.get("confidence"),
@@ -292,7 +302,7 @@ class EventIngestor:
                 conversation=conversation,
                 event_key=event.key,
                 role=role,
-                text=data.get("text"),
+                text=self._stored_text(data.get("text")),
                 at=event.at,
                 kb_entry_id=kb.get("entry_id"),
                 kb_score=kb.get("score"),

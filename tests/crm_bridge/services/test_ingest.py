@@ -130,3 +130,13 @@ def test_malformed_payloads_are_rejected():
         except ValueError:
             continue
         raise AssertionError(f"accepted {raw!r}")
+
+
+def test_transcripts_can_be_stored_masked(sessions):
+    ingestor = EventIngestor(scorer=None, idle_timeout=timedelta(minutes=30), mask_transcripts=True)
+    events = [ev.user("s6", "我的手机是13800138000"), ev.bot("s6", "已记录 li@example.com")]
+    with sessions() as session, session.begin():
+        ingestor.apply(session, [RasaEvent(p["sender_id"], p) for p in events])
+    with sessions() as session:
+        texts = session.scalars(select(Message.text).order_by(Message.id)).all()
+    assert texts == ["我的手机是[phone]", "已记录 [email]"]
