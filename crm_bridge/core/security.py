@@ -43,9 +43,10 @@ def keys_match(given: str, expected: str) -> bool:
 
 
 def read_or_create_secret(path: Path) -> str:
-    """A secret stored in ``path`` (mode 0600), generated on first use."""
+    """A secret stored in ``path`` (mode 0600, folder 0700), generated on first use."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # O_EXCL: two processes starting together must not overwrite each other's secret.
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
