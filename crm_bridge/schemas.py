@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from crm_bridge.models import (
     AgentRole,
@@ -20,6 +20,8 @@ from crm_bridge.models import (
 )
 
 T = TypeVar("T")
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit on every supported database."""
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 \-]{5,20}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^(zh|en)$")]
@@ -30,6 +32,21 @@ class Strict(BaseModel):
     """Bodies reject unknown fields, so typos fail loudly (422) instead of being ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Strict):
+    """A partial update: omitted fields stay; ``null`` only where the record allows it."""
+
+    not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Self:
+        nulled = sorted(
+            f for f in self.model_fields_set & self.not_null if getattr(self, f) is None
+        )
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null; leave it out to keep it")
+        return self
 
 
 class Page(BaseModel, Generic[T]):
@@ -80,9 +97,20 @@ class CustomerCreate(Strict):
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
     identities: list[IdentityIn] = Field(default_factory=list, max_length=20)
 
+    @model_validator(mode="after")
+    def _identities_unique(self) -> Self:
+        keys = [(i.channel, i.external_id) for i in self.identities]
+        if len(set(keys)) != len(keys):
+            raise ValueError("the same channel identity is listed twice")
+        return self
 
-class CustomerUpdate(Strict):
+
+class CustomerUpdate(Patch):
     """Fields to change (all optional)."""
+
+    not_null: ClassVar[frozenset[str]] = frozenset(
+        {"tier", "consent_marketing", "consent_data_processing", "tags"}
+    )
 
     name: ShortText | None = None
     email: EmailStr | None = None
@@ -122,7 +150,7 @@ class CustomerPublic(BaseModel):
 class MergeRequest(Strict):
     """Merge ``source_id`` into the customer of the path."""
 
-    source_id: int = Field(ge=1)
+    source_id: int = Field(ge=1, le=MAX_ID)
 
 
 # -- orders ---------------------------------------------------------------------------------
@@ -215,19 +243,21 @@ class EscalationCreate(Strict):
     """A handoff or ticket opened by the bot."""
 
     sender_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    customer_id: int | None = Field(default=None, ge=1)
+    customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     reason: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,64}$")]
     priority: Priority = Priority.NORMAL
     notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-class EscalationUpdate(Strict):
+class EscalationUpdate(Patch):
     """Ticket fields an agent changes."""
+
+    not_null: ClassVar[frozenset[str]] = frozenset({"status", "priority"})
 
     status: EscalationStatus | None = None
     priority: Priority | None = None
-    agent_id: int | None = Field(default=None, ge=1)
+    agent_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     resolution_code: Annotated[str, StringConstraints(max_length=64)] | None = None
     notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
 

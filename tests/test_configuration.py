@@ -7,6 +7,7 @@ import re
 import pytest
 from pydantic_settings import BaseSettings
 
+from actions.config import ActionSettings
 from crm_bridge.core.config import Settings as BridgeSettings
 from devtools.config import ROOT, LauncherSettings
 
@@ -20,7 +21,7 @@ def _env_names(settings_class: type[BaseSettings]) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("settings_class", [LauncherSettings, BridgeSettings])
+@pytest.mark.parametrize("settings_class", [LauncherSettings, BridgeSettings, ActionSettings])
 def test_every_setting_is_in_env_example(settings_class):
     documented = set(re.findall(r"\b(CSA_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text()))
     missing = _env_names(settings_class) - documented

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from crm_bridge.core.config import Settings
 from crm_bridge.core.db import iter_session
 from crm_bridge.core.security import decode_access_token, keys_match
 from crm_bridge.models import Agent
+from crm_bridge.schemas import MAX_ID
 
 SERVICE = "service"
 AGENT = "agent"
@@ -35,6 +36,8 @@ def get_settings(request: Request) -> Settings:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+# Row ids as path parameters: positive and within a 32-bit integer, so no database sees more.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="service API key")

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.config import ROOT, LauncherSettings
+from devtools.config import ROOT
 from devtools.run import READY_LINE
 from tests.utils.processes import free_port, pid_alive, started_pids, wait_for_text
 
@@ -54,7 +54,6 @@ def running_stack(var_dir: Path, **settings: str) -> Iterator[Stack]:
     env = {
         **os.environ,
         "CSA_VAR_DIR": str(var_dir),
-        "CSA_MODEL_DIR": str(LauncherSettings().model_dir),
         **{f"CSA_{name}_PORT": str(port) for name, port in ports.items()},
         **{f"CSA_{key}": value for key, value in settings.items()},
     }

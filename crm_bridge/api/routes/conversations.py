@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from crm_bridge.api.deps import SERVICE, STAFF, Principal, SessionDep, require
+from crm_bridge.api.deps import SERVICE, STAFF, Principal, RowId, SessionDep, require
 from crm_bridge.models import Conversation, ConversationStatus
-from crm_bridge.schemas import ConversationPublic, ConversationWithTranscript, Page
+from crm_bridge.schemas import MAX_ID, ConversationPublic, ConversationWithTranscript, Page
 from crm_bridge.services.audit import audit
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -25,7 +25,7 @@ def list_conversations(
     status_: Annotated[ConversationStatus | None, Query(alias="status")] = None,
     channel: Annotated[str | None, Query(max_length=32)] = None,
     language: Annotated[str | None, Query(pattern=r"^(zh|en)$")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ConversationPublic]:
     """Conversations, newest first."""
@@ -53,7 +53,7 @@ def list_conversations(
     operation_id="conversations-get",
 )
 def get_conversation(
-    session: SessionDep, principal: Reader, conversation_id: int
+    session: SessionDep, principal: Reader, conversation_id: RowId
 ) -> ConversationWithTranscript:
     """One conversation with its whole transcript."""
     conversation = session.get(

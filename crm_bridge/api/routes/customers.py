@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from crm_bridge.api.deps import MANAGERS, SERVICE, STAFF, Principal, SessionDep, require
+from crm_bridge.api.deps import MANAGERS, SERVICE, STAFF, Principal, RowId, SessionDep, require
 from crm_bridge.models import Conversation, Customer, Escalation, LifecycleStage, Order, Tier
 from crm_bridge.schemas import (
+    MAX_ID,
     Customer360,
     CustomerCreate,
     CustomerPublic,
@@ -47,7 +49,7 @@ def search_customers(
     q: Annotated[str | None, Query(max_length=100, description="name, e-mail or phone")] = None,
     tier: Tier | None = None,
     lifecycle_stage: LifecycleStage | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[CustomerPublic]:
     """Search customers (merged records excluded)."""
@@ -89,6 +91,11 @@ def create(session: SessionDep, principal: Writer, body: CustomerCreate) -> Cust
         customer = create_customer(session, body)
     except CustomerError as err:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err
+    except IntegrityError as err:  # a concurrent request took the identity first
+        session.rollback()
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="an identity belongs to another customer"
+        ) from err
     audit(session, principal.name, "create", "customer", customer.id)
     session.commit()
     return CustomerPublic.model_validate(_get(session, customer.id))
@@ -112,7 +119,7 @@ def by_identity(
 
 
 @router.get("/{customer_id}", response_model=Customer360, operation_id="customers-get_360")
-def customer_360(session: SessionDep, principal: Reader, customer_id: int) -> Customer360:
+def customer_360(session: SessionDep, principal: Reader, customer_id: RowId) -> Customer360:
     """Customer 360: profile, orders, conversations, tickets and sentiment trend."""
     customer = _get(session, customer_id)
     orders = session.scalars(
@@ -151,7 +158,7 @@ def customer_360(session: SessionDep, principal: Reader, customer_id: int) -> Cu
 
 @router.patch("/{customer_id}", response_model=CustomerPublic, operation_id="customers-update")
 def update_customer(
-    session: SessionDep, principal: Writer, customer_id: int, body: CustomerUpdate
+    session: SessionDep, principal: Writer, customer_id: RowId, body: CustomerUpdate
 ) -> CustomerPublic:
     """Change a customer's profile."""
     customer = _get(session, customer_id)
@@ -165,7 +172,7 @@ def update_customer(
 
 @router.post("/{customer_id}/merge", response_model=CustomerPublic, operation_id="customers-merge")
 def merge(
-    session: SessionDep, principal: Manager, customer_id: int, body: MergeRequest
+    session: SessionDep, principal: Manager, customer_id: RowId, body: MergeRequest
 ) -> CustomerPublic:
     """Merge another customer record into this one (identities, orders, conversations, …)."""
     target, source = _get(session, customer_id), _get(session, body.source_id)

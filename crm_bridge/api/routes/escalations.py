@@ -7,16 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
-from crm_bridge.api.deps import SERVICE, STAFF, Principal, SessionDep, require
+from crm_bridge.api.deps import SERVICE, STAFF, Principal, RowId, SessionDep, require
 from crm_bridge.models import (
     Agent,
     Conversation,
+    Customer,
     Escalation,
     EscalationStatus,
     Priority,
     utcnow,
 )
-from crm_bridge.schemas import EscalationCreate, EscalationPublic, EscalationUpdate, Page
+from crm_bridge.schemas import MAX_ID, EscalationCreate, EscalationPublic, EscalationUpdate, Page
 from crm_bridge.services.audit import audit
 
 router = APIRouter(prefix="/escalations", tags=["escalations"])
@@ -43,6 +44,8 @@ def create_escalation(
             .order_by(Conversation.id.desc())
             .limit(1)
         ).first()
+    if body.customer_id is not None and session.get(Customer, body.customer_id) is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no such customer")
     customer_id = body.customer_id or (conversation.customer_id if conversation else None)
     escalation = Escalation(
         conversation_id=conversation.id if conversation else None,
@@ -67,7 +70,7 @@ def list_escalations(
     status_: Annotated[EscalationStatus | None, Query(alias="status")] = None,
     priority: Priority | None = None,
     mine: bool = False,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[EscalationPublic]:
     """Escalations, most urgent and oldest first."""
@@ -87,7 +90,7 @@ def list_escalations(
     "/{escalation_id}", response_model=EscalationPublic, operation_id="escalations-update"
 )
 def update_escalation(
-    session: SessionDep, principal: Staff, escalation_id: int, body: EscalationUpdate
+    session: SessionDep, principal: Staff, escalation_id: RowId, body: EscalationUpdate
 ) -> EscalationPublic:
     """Assign, re-prioritise, resolve or close a ticket; SLA timestamps follow the status."""
     escalation = session.get(Escalation, escalation_id)

@@ -1,0 +1,40 @@
+"""Settings of the action server (environment variables prefixed ``CSA_ACTIONS_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ActionSettings(BaseSettings):
+    """How the actions reach the CRM bridge."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CSA_ACTIONS_", env_file=ROOT / ".env", extra="ignore", populate_by_name=True
+    )
+
+    VAR_DIR: Path = Field(
+        default=ROOT / "var", validation_alias=AliasChoices("CSA_VAR_DIR", "CSA_ACTIONS_VAR_DIR")
+    )
+    BRIDGE_URL: str = "http://127.0.0.1:8000"
+    BRIDGE_API_KEY: SecretStr | None = None
+    """Default: the key the first run generated into ``VAR_DIR/secrets/bridge_api_key``."""
+    BRIDGE_TIMEOUT: float = Field(default=5.0, gt=0)
+
+    @property
+    def bridge_api_key(self) -> str:
+        """The service key for the bridge."""
+        if self.BRIDGE_API_KEY is not None:
+            return self.BRIDGE_API_KEY.get_secret_value()
+        return (self.VAR_DIR / "secrets" / "bridge_api_key").read_text().strip()
+
+
+@lru_cache
+def get_settings() -> ActionSettings:
+    """The settings, read once per process."""
+    return ActionSettings()
