@@ -29,9 +29,22 @@ from crm_bridge.services.event_sources import SqlBrokerTail  # noqa: E402
 from crm_bridge.services.ingest import EventIngestor  # noqa: E402
 from tests.utils.databases import postgres_database  # noqa: E402
 
+# {n} makes every conversation's texts distinct, so the sentiment scorer sees real variety.
 TEXTS = {
-    "zh": ["你好", "我的订单到哪了", "快递太慢了，我很生气", "谢谢", "再见"],
-    "en": ["hello", "where is my order", "this is taking forever, I'm upset", "thanks", "bye"],
+    "zh": [
+        "你好，我是{n}号会员",
+        "我的订单A{n}到哪了",
+        "快递太慢了，等了{n}天，我很生气",
+        "谢谢",
+        "再见",
+    ],
+    "en": [
+        "hello, member {n} here",
+        "where is my order A{n}",
+        "{n} days and still nothing, I'm upset",
+        "thanks",
+        "bye",
+    ],
 }
 
 
@@ -48,7 +61,9 @@ def conversation_events(sender: str, language: str, start: float) -> list[dict]:
     add(event="action", name="action_session_start")
     add(event="session_started")
     add(event="action", name="action_listen")
-    for text in TEXTS[language]:
+    number = sender.rsplit("-", 1)[-1]
+    for template in TEXTS[language]:
+        text = template.format(n=number)
         add(
             event="user",
             text=text,

@@ -12,6 +12,8 @@ from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
 from crm_bridge.core.logging import logging_config
 from crm_bridge.migrations import upgrade
+from crm_bridge.sentiment import ensure_model as ensure_sentiment_model
+from crm_bridge.sentiment.cli import main as sentiment_cli
 from crm_bridge.services.demo_seed import SeedResult, is_empty, seed_demo
 
 logger = logging.getLogger("crm_bridge")
@@ -54,6 +56,7 @@ def serve(settings: Settings) -> None:
     config = logging_config(settings.LOG_LEVEL)
     logging.config.dictConfig(config)
     upgrade(settings.database_url)
+    ensure_sentiment_model(settings.sentiment_model_dir, settings.SENTIMENT_DATA_DIR)
     if settings.SEED_DEMO:
         result = _seed(settings, only_if_empty=True)
         if result:
@@ -68,9 +71,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("serve", help="migrate the database, seed demo data if empty, and serve")
     sub.add_parser("migrate", help="bring the database to the newest schema")
     sub.add_parser("seed-demo", help="fill an empty CRM with the demo shop's data")
-    args = parser.parse_args(argv)
+    sub.add_parser(
+        "sentiment-train",
+        help="train the sentiment models (see `sentiment-train -h`)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "sentiment-eval", help="accuracy and macro-F1 on a text,label CSV file", add_help=False
+    )
+    args, rest = parser.parse_known_args(argv)
     settings = Settings()
     command = args.command or "serve"
+    if command in ("sentiment-train", "sentiment-eval"):
+        return sentiment_cli(
+            [
+                "--model-dir",
+                str(settings.sentiment_model_dir),
+                "--data-dir",
+                str(settings.SENTIMENT_DATA_DIR),
+                command.removeprefix("sentiment-"),
+                *rest,
+            ]
+        )
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if command == "serve":
         serve(settings)
     elif command == "migrate":

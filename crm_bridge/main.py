@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -13,16 +14,36 @@ from crm_bridge import __version__
 from crm_bridge.api.main import api_router, root_router
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
+from crm_bridge.sentiment import SentimentScorer
+from crm_bridge.sentiment.train import is_trained
 from crm_bridge.services.event_sources import IngestionWorker, PikaConsumer, SqlBrokerTail
 from crm_bridge.services.ingest import EventIngestor
 
+logger = logging.getLogger(__name__)
 
-def ingestion_worker(settings: Settings, sessions: sessionmaker[Session]) -> IngestionWorker | None:
+
+def load_scorer(settings: Settings) -> SentimentScorer | None:
+    """The trained sentiment models, or None (with a warning) when none are trained yet."""
+    if not is_trained(settings.sentiment_model_dir):
+        logger.warning(
+            "no sentiment model in %s: messages are stored unscored; "
+            "train it with `crm-bridge sentiment-train`",
+            settings.sentiment_model_dir,
+        )
+        return None
+    scorer = SentimentScorer.load(settings.sentiment_model_dir)
+    scorer.warm_up()
+    return scorer
+
+
+def ingestion_worker(
+    settings: Settings, sessions: sessionmaker[Session], scorer: SentimentScorer | None
+) -> IngestionWorker | None:
     """The background reader of Rasa's events that the settings ask for."""
     if settings.EVENTS_SOURCE == "none":
         return None
     ingestor = EventIngestor(
-        scorer=None,
+        scorer=scorer,
         idle_timeout=timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES),
         mask_transcripts=settings.MASK_STORED_TRANSCRIPTS,
     )
@@ -46,9 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment)."""
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
-
     sessions = session_factory(engine)
-    worker = ingestion_worker(settings, sessions)
+    scorer = load_scorer(settings)
+    worker = ingestion_worker(settings, sessions, scorer)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = sessions
+    app.state.scorer = scorer
     app.include_router(root_router)
     app.include_router(api_router)
     return app

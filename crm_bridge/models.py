@@ -276,9 +276,12 @@ class Conversation(Base):
     last_event_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     customer_messages: Mapped[int] = mapped_column(Integer, default=0)
+    scored_messages: Mapped[int] = mapped_column(Integer, default=0)
     sentiment_mean: Mapped[float | None] = mapped_column(Float)
     sentiment_min: Mapped[float | None] = mapped_column(Float)
     sentiment_trend: Mapped[float | None] = mapped_column(Float)
+    """Slope of the sentiment over the last ``sentiment_recent`` scores (per message)."""
+    sentiment_recent: Mapped[list[Any]] = mapped_column(default=list)
     csat: Mapped[int | None] = mapped_column(Integer)
     """Satisfaction 1-5 asked at the end of the conversation."""
     nps: Mapped[int | None] = mapped_column(Integer)

@@ -13,12 +13,13 @@ from crm_bridge.api.routes import (
     login,
     orders,
     reports,
+    sentiment,
 )
 
 API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX)
-for module in (login, customers, conversations, orders, escalations, agents, reports):
+for module in (login, customers, conversations, orders, escalations, agents, reports, sentiment):
     api_router.include_router(module.router)
 
 # Probes stay at the root, where process managers and load balancers look for them.

@@ -46,20 +46,29 @@ class Settings(BaseSettings):
     PIKA_QUEUE: str = "rasa_events"
     PIKA_EXCHANGE: str = "rasa-exchange"
     INGEST_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
+    SENTIMENT_MODEL_DIR: Path | None = None
+    """Trained sentiment models; default ``VAR_DIR/sentiment`` (trained there when missing)."""
+    SENTIMENT_DATA_DIR: Path = ROOT.parent / "shared" / "data" / "sentiment"
+    """Corpora the sentiment models are trained from."""
     MASK_STORED_TRANSCRIPTS: bool = False
     """Store message texts with phone numbers, e-mails, ID and bank cards masked."""
     CONVERSATION_IDLE_MINUTES: float = Field(default=30.0, gt=0)
     """A gap this long between two events of one sender starts a new conversation."""
 
-    @field_validator("VAR_DIR")
+    @field_validator("VAR_DIR", "SENTIMENT_MODEL_DIR", "SENTIMENT_DATA_DIR")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return (ROOT / value).resolve()
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else (ROOT / value).resolve()
 
     @property
     def database_url(self) -> str:
         """The CRM database URL, SQLite under ``VAR_DIR`` unless configured."""
         return self.DATABASE_URL or f"sqlite:///{self.VAR_DIR / 'crm.db'}"
+
+    @property
+    def sentiment_model_dir(self) -> Path:
+        """Where the sentiment models are (or will be trained)."""
+        return self.SENTIMENT_MODEL_DIR or self.VAR_DIR / "sentiment"
 
     @property
     def events_db_url(self) -> str:

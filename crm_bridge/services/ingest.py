@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_bridge.core.pii import mask_pii
@@ -47,11 +47,16 @@ class Sentiment(Protocol):
 
 
 class SentimentScorer(Protocol):
-    """Anything that scores a customer message."""
+    """Anything that scores customer messages (in batches: the encoder is faster so)."""
 
-    def score(self, text: str) -> Sentiment:
-        """Score one text."""
+    def score_many(self, texts: Sequence[str]) -> Sequence[Sentiment]:
+        """Score several texts, in order."""
         ...
+
+
+def _scorable(text: str | None) -> bool:
+    # Button payloads ("/affirm") carry no sentiment.
+    return bool(text and text.strip() and not text.startswith("/"))
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ class EventIngestor:
         self.scorer = scorer
         self.idle_timeout = idle_timeout
         self.mask_transcripts = mask_transcripts
+        self._scores: dict[str, Sentiment] = {}
 
     def _stored_text(self, text: str | None) -> str | None:
         return mask_pii(text) if text and self.mask_transcripts else text
@@ -130,6 +136,12 @@ class EventIngestor:
         seen = set(
             session.scalars(select(IngestedEvent.key).where(IngestedEvent.key.in_(set(keys))))
         )
+        new_user_texts = {
+            e.data.get("text")
+            for e, k in zip(batch, keys, strict=True)
+            if k not in seen and e.type == "user" and _scorable(e.data.get("text"))
+        }
+        self._scores = self._score(sorted(new_user_texts))
         applied = 0
         cache: dict[str, Conversation | None] = {}
         # Flushes happen where a query needs them (sentiment aggregates), not on every event.
@@ -142,6 +154,11 @@ class EventIngestor:
                 self._apply_one(session, event, cache)
                 applied += 1
         return applied
+
+    def _score(self, texts: list[str]) -> dict[str, Sentiment]:
+        if self.scorer is None or not texts:
+            return {}
+        return dict(zip(texts, self.scorer.score_many(texts), strict=True))
 
     # -- conversation bookkeeping -------------------------------------------------------
 
@@ -194,6 +211,8 @@ class EventIngestor:
                 last_event_at=at,
                 status=ConversationStatus.BOT,
                 customer_messages=0,
+                scored_messages=0,
+                sentiment_recent=[],
             )
             session.add(conversation)
             cache[event.sender_id] = conversation
@@ -241,9 +260,7 @@ class EventIngestor:
             if entity.get("entity") == "language" and entity.get("value"):
                 conversation.language = str(entity["value"])
         text = data.get("text") or ""
-        # Button payloads ("/affirm") carry no sentiment.
-        scorable = self.scorer is not None and text and not text.startswith("/")
-        sentiment = self.scorer.score(text) if scorable else None
+        sentiment = self._scores.get(text)
         message = Message(
             conversation=conversation,
             event_key=event.key,
@@ -260,32 +277,20 @@ class EventIngestor:
         session.add(message)
         conversation.customer_messages += 1
         if sentiment is not None:
-            self._update_sentiment(session, conversation)
+            self._update_sentiment(conversation, sentiment.score)
 
-    def _update_sentiment(self, session: Session, conversation: Conversation) -> None:
-        """Recompute mean, minimum and trend from the stored customer messages."""
-        session.flush()
-        scored = (
-            Message.conversation_id == conversation.id,
-            Message.role == MessageRole.CUSTOMER,
-            Message.sentiment_score.is_not(None),
-        )
-        mean, low = session.execute(
-            select(func.avg(Message.sentiment_score), func.min(Message.sentiment_score)).where(
-                *scored
-            )
-        ).one()
-        recent = list(
-            session.scalars(
-                select(Message.sentiment_score)
-                .where(*scored)
-                .order_by(Message.at.desc(), Message.id.desc())
-                .limit(TREND_WINDOW)
-            )
-        )
-        conversation.sentiment_mean = mean
-        conversation.sentiment_min = low
-        conversation.sentiment_trend = _linear_trend(recent[::-1])
+    @staticmethod
+    def _update_sentiment(conversation: Conversation, score: float) -> None:
+        """Fold one more score into the conversation's mean, minimum and trend."""
+        n = conversation.scored_messages or 0
+        mean = conversation.sentiment_mean or 0.0
+        conversation.sentiment_mean = (mean * n + score) / (n + 1)
+        low = conversation.sentiment_min
+        conversation.sentiment_min = score if low is None else min(low, score)
+        recent = [*(conversation.sentiment_recent or []), score][-TREND_WINDOW:]
+        conversation.sentiment_recent = recent
+        conversation.sentiment_trend = _linear_trend(recent)
+        conversation.scored_messages = n + 1
 
     def _bot(
         self, session: Session, event: RasaEvent, cache: dict[str, Conversation | None]

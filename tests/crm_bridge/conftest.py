@@ -12,6 +12,7 @@ from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
 from crm_bridge.main import create_app
 from crm_bridge.migrations import upgrade
+from crm_bridge.sentiment import SentimentScorer, ensure_model
 from tests.utils.databases import database
 
 
@@ -28,6 +29,15 @@ def sessions(database_url) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url)
     yield session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sentiment_scorer() -> SentimentScorer:
+    """The bridge's real sentiment models (trained into the shared var/ on first use)."""
+    settings = Settings()
+    return SentimentScorer.load(
+        ensure_model(settings.sentiment_model_dir, settings.SENTIMENT_DATA_DIR)
+    )
 
 
 @pytest.fixture

@@ -84,7 +84,8 @@ def test_fifty_bilingual_conversations_reach_the_crm_once(stack):
     for sender, language in senders:
         rows = _query(
             crm,
-            "SELECT c.language, c.channel, m.role, m.text FROM messages m "
+            "SELECT c.language, c.channel, m.role, m.text, m.sentiment_score, m.sentiment_label "
+            "FROM messages m "
             "JOIN conversations c ON c.id = m.conversation_id "
             "WHERE c.sender_id = ? ORDER BY m.at, m.id",
             (sender,),
@@ -93,6 +94,10 @@ def test_fifty_bilingual_conversations_reach_the_crm_once(stack):
         assert {r[0] for r in rows} == {language}
         assert {r[1] for r in rows} == {"rest"}
         assert [r[2] for r in rows] == ["customer", "bot"] * 3
+        # Every customer turn is scored; bot turns are not.
+        for row in rows:
+            scored = row[4] is not None and row[5] in ("negative", "neutral", "positive")
+            assert scored == (row[2] == "customer"), row
 
 
 def test_bridge_killed_mid_stream_loses_and_duplicates_nothing(stack, tmp_path):

@@ -24,6 +24,7 @@ ROUTES = [
     ("GET", "/api/v1/escalations", None, STAFF),
     ("PATCH", "/api/v1/escalations/999999", {"notes": "x"}, STAFF),
     ("GET", "/api/v1/agents", None, MANAGERS),
+    ("POST", "/api/v1/sentiment", {"text": "你好"}, ALL),
     ("GET", "/api/v1/agents/me", None, STAFF),
     (
         "POST",

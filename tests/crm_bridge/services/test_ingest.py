@@ -11,27 +11,13 @@ from crm_bridge.services.ingest import EventIngestor, RasaEvent
 from tests.utils import rasa_events as ev
 
 
-class FixedScorer:
-    """Scores by keyword: an outside-world stand-in so these tests check bookkeeping only."""
-
-    class Result:
-        def __init__(self, score: float) -> None:
-            self.score = score
-            self.label = "negative" if score < -0.3 else "positive" if score > 0.3 else "neutral"
-
-    def score(self, text: str):
-        return self.Result(
-            -0.9 if "差" in text or "angry" in text else 0.5 if "谢" in text else 0.0
-        )
-
-
 def _ingest(sessions, payloads, scorer=None, idle_minutes=30.0) -> int:
     ingestor = EventIngestor(scorer=scorer, idle_timeout=timedelta(minutes=idle_minutes))
     with sessions() as session, session.begin():
         return ingestor.apply(session, [RasaEvent(p["sender_id"], p) for p in payloads])
 
 
-def test_a_conversation_with_turns_language_and_sentiment(sessions):
+def test_a_conversation_with_turns_language_and_sentiment(sessions, sentiment_scorer):
     events = [
         ev.simple("s1", "action", name="action_session_start"),
         ev.simple("s1", "session_started"),
@@ -41,16 +27,18 @@ def test_a_conversation_with_turns_language_and_sentiment(sessions):
         ev.bot("s1", "非常抱歉", kb={"entry_id": "complaints", "score": 0.81}),
         ev.user("s1", "谢谢", intent="thank", language="zh"),
     ]
-    assert _ingest(sessions, events, scorer=FixedScorer()) == len(events)
+    assert _ingest(sessions, events, scorer=sentiment_scorer) == len(events)
     with sessions() as session:
         conversation = session.scalars(select(Conversation)).one()
         assert conversation.language == "zh"
         assert conversation.channel == "rest"
         assert conversation.customer_messages == 3
-        assert conversation.sentiment_min == -0.9
-        assert abs(conversation.sentiment_mean - (0.0 - 0.9 + 0.5) / 3) < 1e-9
-        assert conversation.sentiment_trend is not None
         messages = conversation.messages
+        scores = [m.sentiment_score for m in messages if m.role == MessageRole.CUSTOMER]
+        assert all(-1 <= score <= 1 for score in scores)
+        assert conversation.sentiment_min == min(scores) == scores[1] < -0.5
+        assert abs(conversation.sentiment_mean - sum(scores) / 3) < 1e-6
+        assert conversation.sentiment_trend is not None
         assert [m.role for m in messages] == [
             MessageRole.CUSTOMER,
             MessageRole.BOT,
@@ -116,8 +104,8 @@ def test_pause_agent_reply_and_resume(sessions):
         assert conversation.status == ConversationStatus.RESOLVED_BY_BOT
 
 
-def test_button_payloads_are_not_scored(sessions):
-    _ingest(sessions, [ev.user("s5", "/affirm", intent="affirm")], scorer=FixedScorer())
+def test_button_payloads_are_not_scored(sessions, sentiment_scorer):
+    _ingest(sessions, [ev.user("s5", "/affirm", intent="affirm")], scorer=sentiment_scorer)
     with sessions() as session:
         message = session.scalars(select(Message)).one()
         assert message.sentiment_score is None
