@@ -35,7 +35,8 @@ def api_database_url(request, tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def api(api_database_url, tmp_path_factory) -> Iterator[Api]:
+def api(api_database_url, tmp_path_factory, sentiment_scorer) -> Iterator[Api]:
+    """The app on one database, after the sentiment models exist (trained once if missing)."""
     settings = Settings(
         VAR_DIR=tmp_path_factory.mktemp("var"), DATABASE_URL=api_database_url, EVENTS_SOURCE="none"
     )

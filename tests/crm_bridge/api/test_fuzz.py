@@ -14,7 +14,7 @@ from tests.utils.factories import PASSWORD, make_agent
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(tmp_path_factory):
+def fuzz_target(tmp_path_factory, sentiment_scorer):
     var_dir = tmp_path_factory.mktemp("fuzz")
     bridge_settings = Settings(VAR_DIR=var_dir, EVENTS_SOURCE="none")
     upgrade(bridge_settings.database_url)
