@@ -72,8 +72,12 @@ def ensure_model(bot_dir: Path, model_dir: Path, bot_python: Path) -> Path:
         partial_name,
     ]
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run(cmd, cwd=bot_dir, env=env, check=False)
     partial = model_dir / f"{partial_name}.tar.gz"
+    try:
+        result = subprocess.run(cmd, cwd=bot_dir, env=env, check=False)
+    except BaseException:  # Ctrl-C while training: leave no half-written model behind
+        partial.unlink(missing_ok=True)
+        raise
     if result.returncode != 0 or not partial.exists():
         partial.unlink(missing_ok=True)
         raise TrainingError(
