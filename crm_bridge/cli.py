@@ -12,7 +12,6 @@ from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
 from crm_bridge.core.logging import logging_config
 from crm_bridge.migrations import upgrade
-from crm_bridge.sentiment import ensure_model as ensure_sentiment_model
 from crm_bridge.sentiment.cli import main as sentiment_cli
 from crm_bridge.services.demo_seed import SeedResult, is_empty, seed_demo
 
@@ -51,12 +50,13 @@ def serve(settings: Settings) -> None:
     """Migrate, seed an empty embedded database, and serve."""
     import uvicorn
 
-    from crm_bridge.main import create_app
+    from crm_bridge.main import create_app, train_sentiment_if_missing
 
     config = logging_config(settings.LOG_LEVEL)
     logging.config.dictConfig(config)
     upgrade(settings.database_url)
-    ensure_sentiment_model(settings.sentiment_model_dir, settings.SENTIMENT_DATA_DIR)
+    if problem := train_sentiment_if_missing(settings):
+        logger.warning("could not train the sentiment models: %s", problem)
     if settings.SEED_DEMO:
         result = _seed(settings, only_if_empty=True)
         if result:

@@ -14,12 +14,24 @@ from crm_bridge import __version__
 from crm_bridge.api.main import api_router, root_router
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
-from crm_bridge.sentiment import SentimentScorer
+from crm_bridge.sentiment import SentimentDataError, SentimentScorer, ensure_model
 from crm_bridge.sentiment.train import is_trained
 from crm_bridge.services.event_sources import IngestionWorker, PikaConsumer, SqlBrokerTail
 from crm_bridge.services.ingest import EventIngestor
 
 logger = logging.getLogger(__name__)
+
+
+def train_sentiment_if_missing(settings: Settings) -> str | None:
+    """Train the sentiment models when missing; return why that failed, or None.
+
+    A failure is not fatal: the bridge then stores messages unscored (``load_scorer`` warns).
+    """
+    try:
+        ensure_model(settings.sentiment_model_dir, settings.SENTIMENT_DATA_DIR)
+    except (SentimentDataError, OSError) as err:
+        return str(err)
+    return None
 
 
 def load_scorer(settings: Settings) -> SentimentScorer | None:

@@ -23,8 +23,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from crm_bridge.core.config import Settings as BridgeSettings
-from crm_bridge.sentiment import SentimentDataError
-from crm_bridge.sentiment import ensure_model as ensure_sentiment_model
+from crm_bridge.main import train_sentiment_if_missing
 from crm_bridge.sentiment.train import is_trained
 from devtools.config import ROOT, LauncherSettings
 from devtools.model import TrainingError, ensure_model
@@ -230,11 +229,9 @@ def prepare_sentiment(bridge: BridgeSettings) -> None:
         return
     print(f"[sentiment] training into {bridge.sentiment_model_dir} (a few minutes)", flush=True)
     started = time.monotonic()
-    try:
-        ensure_sentiment_model(bridge.sentiment_model_dir, bridge.SENTIMENT_DATA_DIR)
-    except (SentimentDataError, OSError) as err:
+    if problem := train_sentiment_if_missing(bridge):
         print(
-            f"[sentiment] warning: could not train ({err}); the bridge stores messages "
+            f"[sentiment] warning: could not train ({problem}); the bridge stores messages "
             f"unscored until `crm-bridge sentiment-train` succeeds",
             file=sys.stderr,
             flush=True,

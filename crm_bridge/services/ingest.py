@@ -32,11 +32,6 @@ from crm_bridge.services.customers import find_by_identity
 logger = logging.getLogger(__name__)
 
 TREND_WINDOW = 5
-_OPEN_STATUSES = (
-    ConversationStatus.BOT,
-    ConversationStatus.WAITING_FOR_AGENT,
-    ConversationStatus.WITH_AGENT,
-)
 
 
 class Sentiment(Protocol):
@@ -144,7 +139,7 @@ class EventIngestor:
         self._scores = self._score(sorted(new_user_texts))
         applied = 0
         cache: dict[str, Conversation | None] = {}
-        # Flushes happen where a query needs them (sentiment aggregates), not on every event.
+        # No flush per event: conversations opened in this batch are found through ``cache``.
         with session.no_autoflush:
             for event, key in zip(batch, keys, strict=True):
                 if key in seen:
