@@ -143,6 +143,13 @@ class Priority(str, enum.Enum):
     URGENT = "urgent"
 
 
+class FeedbackKind(str, enum.Enum):
+    """What a feedback row rates."""
+
+    CSAT = "csat"  # satisfaction 1-5 with the conversation (客户满意度)
+    KB_ANSWER = "kb_answer"  # was a knowledge-base answer helpful: 1 yes, 0 no
+
+
 class AgentRole(str, enum.Enum):
     """What an agent may do."""
 
@@ -346,6 +353,8 @@ class Escalation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    sender_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    """Rasa sender id the bot opened it for: links it to a conversation ingested later."""
     reason: Mapped[str] = mapped_column(String(64))
     priority: Mapped[Priority] = mapped_column(_enum(Priority), default=Priority.NORMAL)
     status: Mapped[EscalationStatus] = mapped_column(
@@ -359,6 +368,28 @@ class Escalation(Base):
     resolution_code: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Feedback(Base):
+    """A customer's rating: CSAT of a conversation, or whether a KB answer helped.
+
+    Sent by the bot with the Rasa sender id; linked to that sender's latest conversation, or
+    to the first one ingested later when the bridge has not seen the conversation yet.
+    """
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(255), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[FeedbackKind] = mapped_column(_enum(FeedbackKind))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    kb_entry_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditLog(Base):

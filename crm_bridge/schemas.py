@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from crm_bridge.models import (
     AgentRole,
     Availability,
     ConversationStatus,
     EscalationStatus,
+    FeedbackKind,
     LifecycleStage,
     MessageRole,
     Priority,
@@ -26,6 +35,31 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 \-]{5,20}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^(zh|en)$")]
 Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL characters: refuse them here (422), not there (500).
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _text(max_length: int, min_length: int = 1) -> Any:
+    """A free-text type of bounded length without NUL characters."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length),
+        AfterValidator(_no_nul),
+    ]
+
+
+SenderId = _text(255)
+"""A Rasa sender (conversation) id."""
+ChannelName = _text(32)
+"""A Rasa input channel as the bot sees it (``socketio``, ``rest``, ``telegram``, …)."""
+ExternalUserId = _text(255)
+FeedbackComment = _text(2000, min_length=0)
+KbEntryId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.#-]{0,99}$")]
 
 
 class Strict(BaseModel):
@@ -279,6 +313,106 @@ class EscalationPublic(BaseModel):
     closed_at: datetime | None
     resolution_code: str | None
     notes: str | None
+    sender_id: str | None
+
+
+# -- bot ------------------------------------------------------------------------------------
+
+
+class IdentifyRequest(Strict):
+    """Who is the bot talking to: the sender on its channel, maybe with a signed site user."""
+
+    channel: ChannelName
+    sender_id: SenderId
+    user_id: ExternalUserId | None = None
+    """The host site's user id, passed by the widget with ``user_hash``."""
+    user_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{1,128}$")] | None = None
+    """HMAC-SHA256 of ``user_id`` with the site identity secret, hex."""
+
+
+IdentifyMethod = Literal["signed_identity", "channel_identity"]
+IdentifyFailure = Literal["bad_signature", "unknown_user", "not_linked"]
+
+
+class IdentifyResult(BaseModel):
+    """The verified customer behind a conversation, or why there is none."""
+
+    verified: bool
+    method: IdentifyMethod | None = None
+    reason: IdentifyFailure | None = None
+    customer_id: int | None = None
+    channel: str | None = None
+    external_id: str | None = None
+    name: str | None = None
+    tier: str | None = None
+    language: str | None = None
+
+
+# -- loyalty --------------------------------------------------------------------------------
+
+
+class ExpiringPoints(BaseModel):
+    """Points of one earning that expire soon."""
+
+    points: int
+    expires_at: datetime
+
+
+class LoyaltyPublic(BaseModel):
+    """Tier, points and what is needed for the next tier (会员等级 / 积分)."""
+
+    customer_id: int
+    tier: str
+    points_balance: int
+    spend_12m: Decimal
+    next_tier: str | None
+    spend_to_next_tier: Decimal | None
+    expiring_points: int
+    expiring_before: datetime | None
+    expiring: list[ExpiringPoints]
+
+
+# -- feedback -------------------------------------------------------------------------------
+
+
+class FeedbackCreate(Strict):
+    """A rating the bot collected: CSAT 1-5, or whether a KB answer helped (1) or not (0)."""
+
+    sender_id: SenderId
+    kind: FeedbackKind
+    rating: int
+    comment: FeedbackComment | None = None
+    kb_entry_id: KbEntryId | None = None
+    language: Language | None = None
+    channel: ChannelName | None = None
+
+    @model_validator(mode="after")
+    def _rating_fits_kind(self) -> Self:
+        if self.kind == FeedbackKind.CSAT and not 1 <= self.rating <= 5:
+            raise ValueError("a csat rating is 1-5")
+        if self.kind == FeedbackKind.KB_ANSWER:
+            if self.rating not in (0, 1):
+                raise ValueError("a kb_answer rating is 1 (helpful) or 0 (not helpful)")
+            if self.kb_entry_id is None:
+                raise ValueError("kb_entry_id is required for kb_answer feedback")
+        return self
+
+
+class FeedbackPublic(BaseModel):
+    """A stored feedback row."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    sender_id: str
+    conversation_id: int | None
+    customer_id: int | None
+    kind: FeedbackKind
+    rating: int
+    comment: str | None
+    kb_entry_id: str | None
+    language: str | None
+    channel: str | None
+    created_at: datetime
 
 
 # -- agents ---------------------------------------------------------------------------------

@@ -25,6 +25,16 @@ class ActionSettings(BaseSettings):
     BRIDGE_API_KEY: SecretStr | None = None
     """Default: the key the first run generated into ``VAR_DIR/secrets/bridge_api_key``."""
     BRIDGE_TIMEOUT: float = Field(default=5.0, gt=0)
+    KB_FAILURES_BEFORE_HANDOFF: int = Field(default=2, ge=1)
+    """Knowledge questions in a row the bot could not answer before it offers a human."""
+    ORDER_NUMBER_PATTERN: str = r"^DS\d{8}$"
+    """Format of the shop's order numbers (checked before any look-up), case-insensitive."""
+    COMPLAINT_FOLLOW_UP_HOURS: int = Field(default=24, ge=1)
+    """Promised time to the first follow-up of a complaint ticket."""
+    COMPLAINT_PRIORITY_TIERS: list[str] = ["platinum", "diamond"]
+    """Tiers whose complaints are filed with high priority."""
+    COMPLAINT_NEGATIVE_SENTIMENT: float = Field(default=-0.6, ge=-1, le=1)
+    """A complaint scoring at or below this sentiment is filed as urgent."""
 
     @property
     def bridge_api_key(self) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.bridge import BridgeClient, BridgeError
+from actions.messages import say
 
 
 class ActionHandoffToHuman(Action):
@@ -30,7 +32,7 @@ class ActionHandoffToHuman(Action):
                 last_message=tracker.latest_message.get("text"),
             )
         except BridgeError:
-            dispatcher.utter_message(response="utter_handoff_failed")
-            return []
-        dispatcher.utter_message(response="utter_handoff_created", ticket_id=ticket["id"])
-        return []
+            say(dispatcher, tracker, "handoff_failed")
+            return [SlotSet("handoff_offered", False)]
+        say(dispatcher, tracker, "handoff_created", ticket_id=ticket["id"])
+        return [SlotSet("handoff_offered", False), SlotSet("kb_failures", 0.0)]

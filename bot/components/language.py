@@ -12,7 +12,8 @@ EN = "en"
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Latin words, not codes: "DS01010003" (an order number) carries no language.
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2,}(?![A-Za-z0-9])")
 
 
 def detect_language(text: str) -> str | None:

@@ -6,9 +6,11 @@ from fastapi import APIRouter
 
 from crm_bridge.api.routes import (
     agents,
+    bot,
     conversations,
     customers,
     escalations,
+    feedback,
     health,
     login,
     orders,
@@ -19,7 +21,18 @@ from crm_bridge.api.routes import (
 API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX)
-for module in (login, customers, conversations, orders, escalations, agents, reports, sentiment):
+for module in (
+    login,
+    customers,
+    conversations,
+    orders,
+    escalations,
+    feedback,
+    bot,
+    agents,
+    reports,
+    sentiment,
+):
     api_router.include_router(module.router)
 
 # Probes stay at the root, where process managers and load balancers look for them.

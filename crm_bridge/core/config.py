@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     JWT_SECRET: SecretStr | None = None
     """Signs agent session tokens; default the generated ``VAR_DIR/secrets/jwt_secret``."""
     ACCESS_TOKEN_MINUTES: int = Field(default=480, ge=1)
+    SITE_IDENTITY_SECRET: SecretStr | None = None
+    """Key the host website signs its user ids with (HMAC-SHA256, ``POST /bot/identify``);
+    default the generated ``VAR_DIR/secrets/site_identity_secret``."""
+    POINTS_EXPIRY_WARNING_DAYS: int = Field(default=30, ge=1, le=3650)
+    """Points expiring within this many days are reported as "expiring soon" (loyalty view)."""
     RASA_URL: str = "http://127.0.0.1:5005"
     LOG_LEVEL: str = "INFO"
     SEED_DEMO: bool = True
@@ -88,6 +93,13 @@ class Settings(BaseSettings):
         if self.JWT_SECRET is not None:
             return self.JWT_SECRET
         return SecretStr(read_or_create_secret(self.VAR_DIR / "secrets" / "jwt_secret"))
+
+    @property
+    def site_identity_secret(self) -> SecretStr:
+        """The key of signed site identities: the setting, else the generated secret file."""
+        if self.SITE_IDENTITY_SECRET is not None:
+            return self.SITE_IDENTITY_SECRET
+        return SecretStr(read_or_create_secret(self.VAR_DIR / "secrets" / "site_identity_secret"))
 
 
 settings = Settings()

@@ -1,7 +1,8 @@
-"""Passwords, agent session tokens and service API keys."""
+"""Passwords, agent session tokens, service API keys and signed site identities."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import jwt
 from pwdlib import PasswordHash
+from pydantic import SecretStr
 
 ALGORITHM = "HS256"
 _hasher = PasswordHash.recommended()  # argon2id
@@ -40,6 +42,25 @@ def decode_access_token(token: str, secret: str) -> dict:
 def keys_match(given: str, expected: str) -> bool:
     """Compare secrets in constant time."""
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def sign_site_user(secret: str | SecretStr, user_id: str) -> str:
+    """The signature a host website passes with a logged-in user's id.
+
+    ``HMAC-SHA256(secret, user_id)`` over the UTF-8 bytes of both, as lowercase hex (64
+    characters). The site computes it on its server and hands ``user_id`` and this hash to the
+    widget; ``POST /api/v1/bot/identify`` checks it.
+    """
+    key = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    return hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_site_user(secret: str | SecretStr, user_id: str, user_hash: str) -> bool:
+    """Whether ``user_hash`` is the site's signature of ``user_id`` (constant time).
+
+    Hex digits are compared case-insensitively (the canonical form is lowercase).
+    """
+    return keys_match(user_hash.lower(), sign_site_user(secret, user_id))
 
 
 def read_or_create_secret(path: Path) -> str:

@@ -10,6 +10,7 @@ from crm_bridge.models import (
     Customer,
     CustomerIdentity,
     Escalation,
+    Feedback,
     LifecycleStage,
     Message,
     MessageRole,
@@ -48,6 +49,11 @@ def find_by_identity(session: Session, channel: str, external_id: str) -> Custom
         .join(CustomerIdentity)
         .where(CustomerIdentity.channel == channel, CustomerIdentity.external_id == external_id)
     ).first()
+    return surviving(session, customer)
+
+
+def surviving(session: Session, customer: Customer | None) -> Customer | None:
+    """The record a customer was merged into (following merges), or the customer itself."""
     while customer is not None and customer.merged_into_id is not None:
         customer = session.get(Customer, customer.merged_into_id)
     return customer
@@ -59,7 +65,7 @@ def merge_customers(session: Session, target: Customer, source: Customer) -> Cus
         raise CustomerError("a customer cannot be merged into itself")
     if source.merged_into_id is not None or target.merged_into_id is not None:
         raise CustomerError("merge the surviving records, not one that was merged already")
-    for model in (CustomerIdentity, Order, PointsTransaction, Conversation, Escalation):
+    for model in (CustomerIdentity, Order, PointsTransaction, Conversation, Escalation, Feedback):
         session.execute(
             update(model).where(model.customer_id == source.id).values(customer_id=target.id)
         )

@@ -3,7 +3,9 @@
 The broker readers (``services/event_sources.py``) hand batches of events to
 :class:`EventIngestor` inside one database transaction that also advances their position, so
 a batch is either stored with its position or not at all. Every event is applied once: its key
-is recorded in ``ingested_events`` and a redelivered event is skipped.
+is recorded in ``ingested_events`` and a redelivered event is skipped. Feedback and
+escalations the bot sent for a sender before its conversation was ingested are linked when
+the conversation is opened (``services/linking.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from crm_bridge.models import (
     MessageRole,
 )
 from crm_bridge.services.customers import find_by_identity
+from crm_bridge.services.linking import attach_orphans
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +123,7 @@ class EventIngestor:
         self.idle_timeout = idle_timeout
         self.mask_transcripts = mask_transcripts
         self._scores: dict[str, Sentiment] = {}
+        self._opened: list[Conversation] = []
 
     def _stored_text(self, text: str | None) -> str | None:
         return mask_pii(text) if text and self.mask_transcripts else text
@@ -139,6 +143,7 @@ class EventIngestor:
         self._scores = self._score(sorted(new_user_texts))
         applied = 0
         cache: dict[str, Conversation | None] = {}
+        self._opened = []
         # No flush per event: conversations opened in this batch are found through ``cache``.
         with session.no_autoflush:
             for event, key in zip(batch, keys, strict=True):
@@ -148,6 +153,11 @@ class EventIngestor:
                 session.add(IngestedEvent(key=key, at=event.at))
                 self._apply_one(session, event, cache)
                 applied += 1
+        if self._opened:
+            # Conversations need their ids, and their customer is known by now.
+            session.flush()
+            attach_orphans(session, self._opened)
+            self._opened = []
         return applied
 
     def _score(self, texts: list[str]) -> dict[str, Sentiment]:
@@ -211,6 +221,7 @@ class EventIngestor:
             )
             session.add(conversation)
             cache[event.sender_id] = conversation
+            self._opened.append(conversation)
         conversation.last_event_at = max(conversation.last_event_at, at)
         return conversation
 

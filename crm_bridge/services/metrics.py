@@ -6,7 +6,9 @@ Definitions (see crm_bridge/README.md, "KPIs"):
 - sentiment: mean of the conversations' mean sentiment, and the worst message score;
 - CSAT: mean of 1-5 ratings; NPS: % promoters (9-10) - % detractors (0-6) of 0-10 answers;
 - first response / resolution time: mean seconds from an escalation's creation to its first
-  agent reply / its resolution.
+  agent reply / its resolution;
+- KB helpfulness: share of "was this answer helpful" ratings (kb_answer feedback linked to
+  the group's conversations) that said yes (rating 1).
 Rows are grouped in Python so the same code runs on SQLite and PostgreSQL.
 """
 
@@ -21,7 +23,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_bridge.models import Conversation, ConversationStatus, Escalation
+from crm_bridge.models import Conversation, ConversationStatus, Escalation, Feedback, FeedbackKind
 
 GroupBy = Literal["day", "channel", "language", "all"]
 _ENDED = {
@@ -58,12 +60,20 @@ def kpis(session: Session, start: datetime, end: datetime, group_by: GroupBy) ->
         select(Conversation).where(Conversation.started_at >= start, Conversation.started_at < end)
     ).all()
     escalations: dict[int, list[Escalation]] = defaultdict(list)
+    kb_ratings: dict[int, list[int]] = defaultdict(list)
     ids = [c.id for c in conversations]
     for chunk in range(0, len(ids), 500):
         for escalation in session.scalars(
             select(Escalation).where(Escalation.conversation_id.in_(ids[chunk : chunk + 500]))
         ):
             escalations[escalation.conversation_id].append(escalation)
+        for conversation_id, rating in session.execute(
+            select(Feedback.conversation_id, Feedback.rating).where(
+                Feedback.conversation_id.in_(ids[chunk : chunk + 500]),
+                Feedback.kind == FeedbackKind.KB_ANSWER,
+            )
+        ):
+            kb_ratings[conversation_id].append(rating)
     groups: dict[str, list[Conversation]] = defaultdict(list)
     key = _key(group_by)
     for conversation in conversations:
@@ -72,6 +82,7 @@ def kpis(session: Session, start: datetime, end: datetime, group_by: GroupBy) ->
     for group, items in sorted(groups.items()):
         ended = [c for c in items if c.status in _ENDED]
         tickets = [e for c in items for e in escalations.get(c.id, [])]
+        kb = [r for c in items for r in kb_ratings.get(c.id, [])]
         rows.append(
             {
                 "group": group,
@@ -102,6 +113,8 @@ def kpis(session: Session, start: datetime, end: datetime, group_by: GroupBy) ->
                         if e.resolved_at
                     ]
                 ),
+                "kb_helpful_rate": _mean([r == 1 for r in kb]),
+                "kb_ratings": len(kb),
             }
         )
     return rows

@@ -18,6 +18,9 @@ from components.language import detect_language
         ("Where is my order #A12345?", "en"),
         ("my order number is 12345, 谢谢 is all I know in Chinese", "en"),
         ("123456", None),
+        ("DS01010003", None),  # an order number: no language of its own
+        ("订单号DS01010003", "zh"),
+        ("it's DS01010003", "en"),
         ("👍", None),
         ("A", None),
         ("", None),

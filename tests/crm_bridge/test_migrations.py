@@ -38,3 +38,24 @@ def test_sqlite_database_uses_wal(settings):
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     engine.dispose()
+
+
+def test_0003_fills_the_sender_id_of_existing_escalations(database_url):
+    config = alembic_config(database_url)
+    command.downgrade(config, "0002")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        for context in ('{"sender_id": "s-42", "x": 1}', "{}", '{"sender_id": null}'):
+            connection.execute(
+                text(
+                    "INSERT INTO escalations (reason, priority, status, created_at, context) "
+                    "VALUES ('complaint', 'normal', 'open', CURRENT_TIMESTAMP, :context)"
+                ),
+                {"context": context},
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT sender_id FROM escalations ORDER BY id")).all()
+    assert [r[0] for r in rows] == ["s-42", None, None]
+    assert "feedback" in inspect(engine).get_table_names()
+    engine.dispose()

@@ -7,6 +7,8 @@ training data's hash), so only the first run after a change of ``bot/`` trains.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import signal
 import subprocess
@@ -36,15 +38,30 @@ class Stack:
     var_dir: Path
     log: Path
 
-    def say(self, sender: str, message: str) -> list[dict]:
+    def say(self, sender: str, message: str, metadata: dict | None = None) -> list[dict]:
         """Send one message over the REST channel; return the bot's replies."""
-        response = httpx.post(
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": message},
+        body: dict = {"sender": sender, "message": message}
+        if metadata is not None:
+            body["metadata"] = metadata
+        response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def tracker(self, sender: str) -> dict:
+        """The conversation's tracker from Rasa's HTTP API (all events)."""
+        response = httpx.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker",
+            params={"token": self.rasa_token, "include_events": "ALL"},
             timeout=30,
         )
         response.raise_for_status()
         return response.json()
+
+    def signed(self, user_id: str) -> dict[str, str]:
+        """Message metadata of a signed-in website user (what the shop's site would sign)."""
+        secret = (self.var_dir / "secrets" / "site_identity_secret").read_text().strip()
+        digest = hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+        return {"user_id": user_id, "user_hash": digest}
 
 
 @contextmanager

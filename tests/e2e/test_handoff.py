@@ -34,9 +34,14 @@ def test_asking_for_a_human_opens_an_escalation(stack, message, expected):
 def test_help_offers_buttons_in_both_languages(stack):
     zh = stack.say(f"help-{uuid.uuid4().hex[:8]}", "你能做什么")[0]
     en = stack.say(f"help-{uuid.uuid4().hex[:8]}", "what can you do")[0]
-    assert [b["payload"] for b in zh["buttons"]] == ["/human_handoff", "/greet"]
-    assert zh["buttons"][0]["title"] == "转人工客服"
-    assert en["buttons"][0]["title"] == "Talk to a person"
+    payloads = ["/order_status", "/check_membership", "/complain", "/human_handoff"]
+    for reply in (zh, en):
+        assert set(payloads) <= {b["payload"] for b in reply["buttons"]}, reply
+    assert zh["buttons"][-1]["title"] == "转人工客服"
+    assert en["buttons"][-1]["title"] == "Talk to a person"
+    # A question button asks the knowledge base in the button's language.
+    zh_question = stack.say(f"help-{uuid.uuid4().hex[:8]}", zh["buttons"][2]["payload"])[0]
+    assert re.search(r"[\u4e00-\u9fff]", zh_question["text"]), zh_question
 
 
 def test_a_button_payload_keeps_the_language(stack):

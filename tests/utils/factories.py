@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from crm_bridge.models import (
     LifecycleStage,
     Order,
     OrderStatusChange,
+    PointsTransaction,
     Tier,
     utcnow,
 )
@@ -86,3 +87,40 @@ def make_order(session: Session, customer: Customer, number: str, status: str = 
     session.add(order)
     session.flush()
     return order
+
+
+def make_purchase(
+    session: Session,
+    customer: Customer,
+    amount: str,
+    placed_at: datetime,
+    status: str = "delivered",
+) -> Order:
+    """An order of ``amount`` CNY placed at ``placed_at`` (for spend and tier rules)."""
+    order = Order(
+        number=f"P{uuid.uuid4().hex[:12].upper()}",
+        customer_id=customer.id,
+        status=status,
+        items=[],
+        amount=Decimal(amount),
+        currency="CNY",
+        placed_at=placed_at,
+    )
+    session.add(order)
+    session.flush()
+    return order
+
+
+def make_points(
+    session: Session, customer: Customer, delta: int, expires_at: datetime | None = None
+) -> PointsTransaction:
+    """Points earned (+) or spent (-) by a customer."""
+    row = PointsTransaction(
+        customer_id=customer.id,
+        delta=delta,
+        reason="order" if delta > 0 else "redeemed",
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row

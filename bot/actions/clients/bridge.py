@@ -13,6 +13,10 @@ class BridgeError(RuntimeError):
     """The bridge could not do what was asked (down, or refused); the message says which."""
 
 
+class NotFound(BridgeError):
+    """The bridge answered 404: no such record (or not this customer's)."""
+
+
 class BridgeClient:
     """Thin async wrapper over the bridge's ``/api/v1`` routes the bot needs."""
 
@@ -28,21 +32,79 @@ class BridgeClient:
                 response = await client.request(method, f"/api/v1{path}", headers=headers, **kwargs)
         except httpx.HTTPError as err:
             raise BridgeError(f"CRM bridge unreachable: {err.__class__.__name__}") from err
+        if response.status_code == 404:
+            raise NotFound(f"CRM bridge found nothing for {method} {path}")
         if response.status_code >= 400:
             raise BridgeError(f"CRM bridge answered {response.status_code} to {method} {path}")
         return response.json()
 
     async def create_escalation(
-        self, sender_id: str, reason: str, priority: str = "normal", **context: Any
+        self,
+        sender_id: str,
+        reason: str,
+        priority: str = "normal",
+        *,
+        customer_id: int | None = None,
+        notes: str | None = None,
+        **context: Any,
     ) -> dict[str, Any]:
-        """Open an escalation for the conversation of ``sender_id``; return the ticket."""
+        """Open an escalation / ticket for the conversation of ``sender_id``; return it."""
         return await self._request(
             "POST",
             "/escalations",
             json={
                 "sender_id": sender_id,
+                "customer_id": customer_id,
                 "reason": reason,
                 "priority": priority,
+                "notes": notes,
                 "context": context,
             },
+        )
+
+    async def identify(
+        self,
+        channel: str,
+        sender_id: str,
+        user_id: str | None = None,
+        user_hash: str | None = None,
+    ) -> dict[str, Any]:
+        """Who the customer is and whether they are verified.
+
+        Verified means a valid signed site identity, or a verified channel identity linked in
+        the CRM.
+        """
+        return await self._request(
+            "POST",
+            "/bot/identify",
+            json={
+                "channel": channel,
+                "sender_id": sender_id,
+                "user_id": user_id,
+                "user_hash": user_hash,
+            },
+        )
+
+    async def get_order(self, number: str, channel: str, external_id: str) -> dict[str, Any]:
+        """An order of the verified customer behind ``channel``/``external_id``."""
+        return await self._request(
+            "GET", f"/orders/{number}", params={"channel": channel, "external_id": external_id}
+        )
+
+    async def loyalty(self, customer_id: int) -> dict[str, Any]:
+        """Tier, points, what the next tier needs and points expiring soon."""
+        return await self._request("GET", f"/customers/{customer_id}/loyalty")
+
+    async def sentiment(self, text: str) -> dict[str, Any]:
+        """Sentiment of one text: ``score`` in [-1, 1], ``label``, ``language``."""
+        return await self._request("POST", "/sentiment", json={"text": text})
+
+    async def feedback(
+        self, sender_id: str, kind: str, rating: int, **fields: Any
+    ) -> dict[str, Any]:
+        """Store a CSAT rating (``kind="csat"``) or a KB answer vote (``kind="kb_answer"``)."""
+        return await self._request(
+            "POST",
+            "/feedback",
+            json={"sender_id": sender_id, "kind": kind, "rating": rating, **fields},
         )

@@ -9,7 +9,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from crm_bridge.api.deps import MANAGERS, SERVICE, STAFF, Principal, RowId, SessionDep, require
+from crm_bridge.api.deps import (
+    MANAGERS,
+    SERVICE,
+    STAFF,
+    Principal,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    require,
+)
 from crm_bridge.models import Conversation, Customer, Escalation, LifecycleStage, Order, Tier
 from crm_bridge.schemas import (
     MAX_ID,
@@ -17,6 +26,8 @@ from crm_bridge.schemas import (
     CustomerCreate,
     CustomerPublic,
     CustomerUpdate,
+    ExpiringPoints,
+    LoyaltyPublic,
     MergeRequest,
     Page,
 )
@@ -27,7 +38,9 @@ from crm_bridge.services.customers import (
     find_by_identity,
     merge_customers,
     sentiment_history,
+    surviving,
 )
+from crm_bridge.services.loyalty import loyalty
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 Reader = Annotated[Principal, Depends(require(SERVICE, *STAFF))]
@@ -152,6 +165,35 @@ def customer_360(session: SessionDep, principal: Reader, customer_id: RowId) -> 
         from_attributes=True,
     )
     audit(session, principal.name, "read", "customer", customer.id, view="360")
+    session.commit()
+    return result
+
+
+@router.get(
+    "/{customer_id}/loyalty", response_model=LoyaltyPublic, operation_id="customers-loyalty"
+)
+def customer_loyalty(
+    session: SessionDep, principal: Reader, settings: SettingsDep, customer_id: RowId
+) -> LoyaltyPublic:
+    """Tier, 12-month spend, what the next tier needs, points expiring soon (merged: survivor)."""
+    customer = surviving(session, _get(session, customer_id))
+    if customer is None:  # not reachable while foreign keys hold: a merge target exists
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no customer {customer_id}")
+    standing = loyalty(session, customer, settings.POINTS_EXPIRY_WARNING_DAYS)
+    result = LoyaltyPublic(
+        customer_id=standing.customer_id,
+        tier=standing.tier.value,
+        points_balance=standing.points_balance,
+        spend_12m=standing.spend_12m,
+        next_tier=standing.next_tier.value if standing.next_tier else None,
+        spend_to_next_tier=standing.spend_to_next_tier,
+        expiring_points=standing.expiring_points,
+        expiring_before=standing.expiring_before,
+        expiring=[
+            ExpiringPoints(points=e.points, expires_at=e.expires_at) for e in standing.expiring
+        ],
+    )
+    audit(session, principal.name, "read", "customer", customer.id, view="loyalty")
     session.commit()
     return result
 

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from crm_bridge.api.deps import SERVICE, STAFF, Principal, RowId, SessionDep, require
 from crm_bridge.models import (
     Agent,
-    Conversation,
     Customer,
     Escalation,
     EscalationStatus,
@@ -19,6 +18,7 @@ from crm_bridge.models import (
 )
 from crm_bridge.schemas import MAX_ID, EscalationCreate, EscalationPublic, EscalationUpdate, Page
 from crm_bridge.services.audit import audit
+from crm_bridge.services.linking import latest_conversation
 
 router = APIRouter(prefix="/escalations", tags=["escalations"])
 Staff = Annotated[Principal, Depends(require(*STAFF))]
@@ -36,20 +36,15 @@ def create_escalation(
     body: EscalationCreate,
 ) -> EscalationPublic:
     """Open an escalation for a conversation (by Rasa sender id) and/or a customer."""
-    conversation = None
-    if body.sender_id:
-        conversation = session.scalars(
-            select(Conversation)
-            .where(Conversation.sender_id == body.sender_id)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        ).first()
+    # Without a conversation yet (ingestion lags behind), the ingestor links it later by sender.
+    conversation = latest_conversation(session, body.sender_id) if body.sender_id else None
     if body.customer_id is not None and session.get(Customer, body.customer_id) is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no such customer")
     customer_id = body.customer_id or (conversation.customer_id if conversation else None)
     escalation = Escalation(
         conversation_id=conversation.id if conversation else None,
         customer_id=customer_id,
+        sender_id=body.sender_id,
         reason=body.reason,
         priority=body.priority,
         status=EscalationStatus.OPEN,

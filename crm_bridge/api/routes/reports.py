@@ -36,6 +36,10 @@ class KpiRow(BaseModel):
     nps: float | None
     first_response_seconds: float | None
     resolution_seconds: float | None
+    kb_helpful_rate: float | None
+    """Share of "was this answer helpful" ratings that said yes."""
+    kb_ratings: int
+    """How many such ratings the group's conversations got."""
 
 
 def _aware(value: datetime) -> datetime:

@@ -26,6 +26,10 @@ ROUTES = [
     ("GET", "/api/v1/agents", None, MANAGERS),
     ("POST", "/api/v1/sentiment", {"text": "你好"}, ALL),
     ("GET", "/api/v1/agents/me", None, STAFF),
+    ("POST", "/api/v1/bot/identify", {"channel": "telegram", "sender_id": "42"}, {"service"}),
+    ("GET", "/api/v1/customers/999999/loyalty", None, ALL),
+    ("POST", "/api/v1/feedback", {"sender_id": "s-x", "kind": "csat", "rating": 5}, {"service"}),
+    ("GET", "/api/v1/feedback", None, STAFF),
     (
         "POST",
         "/api/v1/agents",

@@ -5,7 +5,14 @@ import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from crm_bridge.models import Conversation, ConversationStatus, Escalation, EscalationStatus
+from crm_bridge.models import (
+    Conversation,
+    ConversationStatus,
+    Escalation,
+    EscalationStatus,
+    Feedback,
+    FeedbackKind,
+)
 
 DAY = datetime(2024, 3, 5, 10, tzinfo=UTC)  # a day no other test writes to
 
@@ -89,3 +96,40 @@ def test_bad_range_is_rejected(api):
         headers=api.as_("admin"),
     )
     assert response.status_code == 422
+
+
+def test_kb_helpfulness_rate(api, db):
+    at = DAY + timedelta(days=3)
+    zh = _conversation(db, "kbtest", "zh", ConversationStatus.RESOLVED_BY_BOT, 0.1, at=at)
+    en = _conversation(db, "kbtest", "en", ConversationStatus.RESOLVED_BY_BOT, 0.1, at=at)
+    _conversation(db, "kbtest", "en", ConversationStatus.RESOLVED_BY_BOT, 0.1, at=at)
+    for conversation, kind, rating in [
+        (zh, FeedbackKind.KB_ANSWER, 1),
+        (zh, FeedbackKind.KB_ANSWER, 1),
+        (zh, FeedbackKind.KB_ANSWER, 0),
+        (zh, FeedbackKind.CSAT, 1),  # not a KB rating
+        (en, FeedbackKind.KB_ANSWER, 0),
+    ]:
+        db.add(
+            Feedback(
+                sender_id=conversation.sender_id,
+                conversation_id=conversation.id,
+                kind=kind,
+                rating=rating,
+                kb_entry_id="returns" if kind == FeedbackKind.KB_ANSWER else None,
+            )
+        )
+    db.commit()
+    params = {"start": "2024-03-08T00:00:00Z", "end": "2024-03-09T00:00:00Z"}
+    rows = api.client.get(
+        "/api/v1/kpis", params={**params, "group_by": "language"}, headers=api.as_("supervisor")
+    ).json()
+    by = {r["group"]: r for r in rows}
+    assert by["zh"]["kb_helpful_rate"] == round(2 / 3, 4) and by["zh"]["kb_ratings"] == 3
+    assert by["en"]["kb_helpful_rate"] == 0.0 and by["en"]["kb_ratings"] == 1
+    empty = api.client.get(
+        "/api/v1/kpis",
+        params={"start": "2024-03-05T00:00:00Z", "end": "2024-03-06T00:00:00Z", "group_by": "all"},
+        headers=api.as_("admin"),
+    ).json()[0]
+    assert empty["kb_helpful_rate"] is None and empty["kb_ratings"] == 0

@@ -23,6 +23,45 @@ BAD_REQUESTS = [
     ("GET", "/api/v1/customers?offset=-1", None),
     ("GET", "/api/v1/conversations?language=klingon", None),
     ("GET", "/api/v1/orders/%27%3B--?channel=site&external_id=u", None),
+    ("GET", "/api/v1/customers/0/loyalty", None),
+    ("GET", "/api/v1/customers/abc/loyalty", None),
+    ("GET", "/api/v1/feedback?kind=nps", None),
+    ("GET", "/api/v1/feedback?kb_entry_id=not%20an%20id", None),
+    ("GET", "/api/v1/feedback?since=yesterday", None),
+    ("GET", "/api/v1/feedback?limit=0", None),
+]
+
+# The bot's routes take the service key only.
+BAD_SERVICE_REQUESTS = [
+    ("/api/v1/bot/identify", {"channel": "web", "sender_id": "s", "extra": 1}),
+    ("/api/v1/bot/identify", {"channel": "", "sender_id": "s"}),
+    ("/api/v1/bot/identify", {"channel": "c" * 33, "sender_id": "s"}),
+    ("/api/v1/bot/identify", {"channel": "web", "sender_id": ""}),
+    ("/api/v1/bot/identify", {"channel": "web", "sender_id": "s" * 256}),
+    ("/api/v1/bot/identify", {"channel": "web"}),
+    ("/api/v1/bot/identify", {"channel": "web", "sender_id": "s\u0000"}),
+    ("/api/v1/bot/identify", {"channel": "web", "sender_id": "s", "user_id": ""}),
+    ("/api/v1/bot/identify", {"channel": "web", "sender_id": "s", "user_hash": "xyz"}),
+    ("/api/v1/bot/identify", {"channel": "web", "sender_id": "s", "user_hash": "a" * 129}),
+    ("/api/v1/bot/identify", {"channel": "web", "sender_id": "s", "user_id": "u" * 256}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "csat", "rating": 0}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "csat", "rating": 6}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "csat", "rating": "five"}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "nps", "rating": 9}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "kb_answer", "rating": 1}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "kb_answer", "rating": 2, "kb_entry_id": "a"}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "kb_answer", "rating": -1, "kb_entry_id": "a"}),
+    (
+        "/api/v1/feedback",
+        {"sender_id": "s", "kind": "kb_answer", "rating": 1, "kb_entry_id": "../etc/passwd"},
+    ),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "kb_answer", "rating": 1, "kb_entry_id": ""}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "csat", "rating": 5, "comment": "x" * 2001}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "csat", "rating": 5, "language": "fr"}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "csat", "rating": 5, "channel": "c" * 33}),
+    ("/api/v1/feedback", {"sender_id": "s", "kind": "csat", "rating": 5, "score": 5}),
+    ("/api/v1/feedback", {"sender_id": "", "kind": "csat", "rating": 5}),
+    ("/api/v1/feedback", {"kind": "csat", "rating": 5}),
 ]
 
 
@@ -30,6 +69,13 @@ BAD_REQUESTS = [
 def test_malformed_input_is_a_4xx(api, method, path, body):
     response = api.client.request(method, path, json=body, headers=api.as_("admin"))
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(("path", "body"), BAD_SERVICE_REQUESTS)
+def test_malformed_bot_input_is_a_422(api, path, body):
+    response = api.client.post(path, json=body, headers=api.as_("service"))
+    assert response.status_code == 422, (response.status_code, response.text)
     assert response.json()["detail"]
 
 
