@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,16 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.bridge import BridgeClient, BridgeError
 from actions.identity import identify
-from actions.messages import TIERS, ZH, label, language_of, say, text
+from actions.messages import TIERS, ZH, label, language_of, local_date, say, text
 
 
 def _money(value: str | None) -> str:
     return f"{Decimal(value or 0):,.0f}"
-
-
-def _day(value: str, language: str) -> str:
-    day = datetime.fromisoformat(value).date()
-    return f"{day.year}年{day.month}月{day.day}日" if language == ZH else day.isoformat()
 
 
 class ActionMembershipStatus(Action):
@@ -79,7 +73,7 @@ class ActionMembershipStatus(Action):
                     "membership_expiring",
                     language,
                     points=f"{loyalty['expiring_points']:,}",
-                    date=_day(loyalty["expiring_before"], language),
+                    date=local_date(loyalty["expiring_before"], language),
                 )
             )
         separator = "" if language == ZH else " "

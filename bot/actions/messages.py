@@ -7,6 +7,7 @@ time (ticket numbers, order status, points). Domain responses stay for what rule
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -199,6 +200,14 @@ def text(key: str, language: str, **values: Any) -> str:
 def label(table: dict[str, dict[str, str]], value: str, language: str) -> str:
     """A status or tier name in ``language`` (the raw value when unknown)."""
     return table.get(value, {}).get(language, value)
+
+
+def local_date(value: str | None, language: str) -> str:
+    """An ISO timestamp as a date the customer reads: 2026年11月24日 / 2026-11-24."""
+    if not value:
+        return ""
+    day = datetime.fromisoformat(value).date()
+    return f"{day.year}年{day.month}月{day.day}日" if language == ZH else day.isoformat()
 
 
 def say(

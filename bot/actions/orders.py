@@ -7,7 +7,6 @@ asks nothing and the bot explains how to get verified.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -18,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from actions.clients.bridge import BridgeClient, BridgeError, NotFound
 from actions.config import get_settings
 from actions.identity import identify
-from actions.messages import ORDER_STATUS, ZH, label, language_of, say, text
+from actions.messages import ORDER_STATUS, label, language_of, local_date, say, text
 
 # What looks like an attempt at an order number inside a longer message.
 _CANDIDATE = re.compile(r"\b[A-Za-z]{2}[\s-]?\d[\d\s-]{3,14}\d\b")
@@ -114,13 +113,6 @@ class ActionAskOrderNumber(Action):
         return []
 
 
-def _date(value: str | None, language: str) -> str:
-    if not value:
-        return ""
-    day = datetime.fromisoformat(value).date()
-    return f"{day.year}年{day.month}月{day.day}日" if language == ZH else day.isoformat()
-
-
 class ActionOrderStatus(Action):
     """Looks the order up for the verified customer and tells status and tracking."""
 
@@ -159,7 +151,7 @@ class ActionOrderStatus(Action):
             "order_status",
             language,
             number=order["number"],
-            placed=_date(order.get("placed_at"), language),
+            placed=local_date(order.get("placed_at"), language),
             amount=order["amount"],
             currency=order.get("currency", "CNY"),
             status=label(ORDER_STATUS, order["status"], language),

@@ -9,7 +9,7 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions.complaint import describes_what_happened
-from actions.messages import MESSAGES, ORDER_STATUS, TIERS
+from actions.messages import MESSAGES, ORDER_STATUS, TIERS, local_date
 from actions.orders import normalise_order_number, order_number_in
 from actions.satisfaction import rating_in
 
@@ -100,3 +100,9 @@ def test_ratings_are_read_from_entities_or_words(text, entities, expected):
 )
 def test_a_complaint_that_tells_the_story_is_kept_as_its_details(text, expected):
     assert describes_what_happened(text) is expected
+
+
+def test_dates_are_written_the_way_each_language_reads_them():
+    assert local_date("2026-11-24T08:30:00", "zh") == "2026年11月24日"
+    assert local_date("2026-11-24T08:30:00", "en") == "2026-11-24"
+    assert local_date(None, "en") == ""
