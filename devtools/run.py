@@ -29,6 +29,7 @@ from devtools.config import ROOT, LauncherSettings
 from devtools.model import TrainingError, ensure_model
 from devtools.secret_files import BRIDGE_API_KEY, RASA_TOKEN, ensure_secret
 from knowledge_base.cli import main as kb_main
+from knowledge_base.config import get_settings as get_kb_settings
 
 READY_LINE = "[run] all services are up"
 TAIL_LINES = 30
@@ -240,6 +241,37 @@ def prepare_sentiment(bridge: BridgeSettings) -> None:
     print(f"[sentiment] trained in {time.monotonic() - started:.0f} s", flush=True)
 
 
+def prepare_zh_model() -> None:
+    """Train the knowledge base's Chinese model (``kb train-zh``) if missing or stale.
+
+    Skipped when ``CSA_KB_USE_ZH_MODEL`` is false or the data folder (``CSA_KB_ZH_DATA_DIR``)
+    has no Chinese pairs; the knowledge base then searches Chinese lexically, as before.
+    """
+    kb_settings = get_kb_settings()
+    if not kb_settings.USE_ZH_MODEL:
+        return
+    data = Path(kb_settings.ZH_DATA_DIR)
+    if not (data / "zh_question_matching").is_dir():
+        print(
+            f"[kb] no Chinese pair data under {data}/zh_question_matching; "
+            "Chinese search stays lexical",
+            flush=True,
+        )
+        return
+    print(f"[kb] Chinese model {kb_settings.ZH_MODEL_DIR} (a few minutes if missing)", flush=True)
+    try:
+        failed = kb_main(["train-zh"]) != 0
+    except Exception as exc:  # noqa: BLE001 - never stop `make run` for an optional model
+        print(f"[kb] train-zh failed: {exc!r}", file=sys.stderr, flush=True)
+        failed = True
+    if failed:
+        print(
+            "[kb] warning: the Chinese model did not train; Chinese search stays lexical",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -264,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[run] error: {err}", file=sys.stderr)
             return 1
         prepare_sentiment(BridgeSettings(VAR_DIR=settings.VAR_DIR))
+        prepare_zh_model()
         if kb_main(["build"]) != 0:
             print("[run] error: the knowledge base did not build; fix the source named above")
             return 1

@@ -33,8 +33,9 @@ def calibrate(
     (ties: the higher threshold).
 
     Returns:
-        Suggested settings (``CONF_SLOPE_EN``, ``CONF_CENTER_EN``, ``…_ZH``,
-        ``ANSWER_THRESHOLD``) and the figures reached on ``queries`` with them.
+        Suggested settings (``CONF_SLOPE_EN``, ``CONF_CENTER_EN``, ``…_ZH`` or, when the
+        knowledge base uses the trained Chinese model, ``…_ZH_MODEL``, ``ANSWER_THRESHOLD``)
+        and the figures reached on ``queries`` with them.
     """
     rows = []
     for query, expected in queries:
@@ -50,6 +51,8 @@ def calibrate(
             )
         )
     suggested: dict[str, float] = {}
+    # Chinese scores with the trained Chinese model have their own calibration
+    suffix = {"en": "EN", "zh": "ZH_MODEL" if kb.zh_model is not None else "ZH"}
     for lang in ("en", "zh"):
         sub = [r for r in rows if r[0] == lang]
         if not sub:
@@ -57,11 +60,11 @@ def calibrate(
         slope, center = _platt(
             np.asarray([r[1] for r in sub]), np.asarray([r[3] for r in sub], dtype=int)
         )
-        suggested[f"CONF_SLOPE_{lang.upper()}"] = round(slope, 2)
-        suggested[f"CONF_CENTER_{lang.upper()}"] = round(center, 4)
+        suggested[f"CONF_SLOPE_{suffix[lang]}"] = round(slope, 2)
+        suggested[f"CONF_CENTER_{suffix[lang]}"] = round(center, 4)
 
     def conf(lang: str, score: float) -> float:
-        key = lang.upper()
+        key = suffix[lang]
         slope = suggested.get(f"CONF_SLOPE_{key}", 20.0)
         center = suggested.get(f"CONF_CENTER_{key}", 0.5)
         return 1.0 / (1.0 + np.exp(-slope * (score - center)))

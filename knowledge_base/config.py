@@ -67,12 +67,33 @@ class Settings(BaseSettings):
     CLARIFY_MAX_WORDS: int = 1
     """A query with at most this many content words ("points", "发票") is underspecified: if
     several entries are confident, ask which one is meant."""
+    ZH_MODEL_DIR: Path = REPO_ROOT / "var" / "kb-zh"
+    """Folder of the Chinese encoder + pair scorer trained by ``kb train-zh``."""
+    USE_ZH_MODEL: bool = False
+    """Train (``make run``) and use the Chinese model for Chinese queries. Off by default: it
+    takes 6-11 minutes to train on 2 cores and, trained on bank / general question pairs, it
+    does not improve the demo shop's Chinese answers (see the README's figures)."""
+    ZH_DATA_DIR: Path = REPO_ROOT.parent / "shared" / "data"
+    """Data folder ``kb train-zh`` reads (``zh_question_matching/``, ``sentiment/``)."""
+    ZH_DENSE_WEIGHT: float = 0.0
+    """Chinese queries with the trained model: weight of its cosine against the fused
+    BM25 (+ gated embedding) score of a variant (its nearest variants are candidates
+    whatever the weight). 0 by default: the model is trained on banking and general
+    questions, and on the demo shop's queries a higher weight lost answers (README)."""
+    ZH_RERANK_WEIGHT: float = 0.2
+    """Share of the pair scorer's probability in the score of the reranked variants
+    (0.5 with ``ZH_DENSE_WEIGHT=0.5`` suits questions close to its training data better)."""
+    ZH_RERANK_TOP: int = 20
+    """How many best variants (after fusion) the pair scorer reranks for a Chinese query."""
     CONF_SLOPE_EN: float = 23.38
     CONF_CENTER_EN: float = 0.2817
     CONF_SLOPE_ZH: float = 16.17
     CONF_CENTER_ZH: float = 0.1037
+    CONF_SLOPE_ZH_MODEL: float = 19.45
+    CONF_CENTER_ZH_MODEL: float = 0.1249
     """Platt scaling of the entry score per query language, fitted by ``kb calibrate``:
-    ``confidence = sigmoid(CONF_SLOPE_<LANG> * (score - CONF_CENTER_<LANG>))``."""
+    ``confidence = sigmoid(CONF_SLOPE_<LANG> * (score - CONF_CENTER_<LANG>))``; ``ZH_MODEL``
+    is used for Chinese queries answered with the trained Chinese model."""
 
     PASSAGE_MAX_CHARS: int = 400
     PASSAGE_OVERLAP_SENTENCES: int = 1

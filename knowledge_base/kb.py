@@ -22,10 +22,23 @@ from knowledge_base.lexical import LexicalIndex
 from knowledge_base.normalize import detect_lang, for_embedding
 from knowledge_base.sources import Entry, iter_source_files, load_sources
 from knowledge_base.tokens import TokenizerFn, default_tokenizer
+from knowledge_base.zh_model import ZhModel, load_zh_model
 
-__all__ = ["Hit", "KnowledgeBase", "SearchResult", "build_if_changed", "sources_hash"]
+__all__ = [
+    "Hit",
+    "KnowledgeBase",
+    "SearchResult",
+    "build_if_changed",
+    "sources_hash",
+    "zh_model_from_settings",
+]
 
 FORMAT_VERSION = 2
+
+_NO_ZH_MODEL = "none"
+ZH_WARM_MAX = 5000
+"""Knowledge bases with at most this many variants prepare every Chinese variant for the
+pair scorer when created or loaded (about 1 ms each), so no query pays for it."""
 
 
 @dataclass
@@ -40,6 +53,9 @@ class Hit:
     dense: float
     lexical: float
     kind: str = "faq"
+    zh: float = 0.0
+    """Chinese queries with the trained Chinese model: its cosine and (for reranked
+    variants) ``0.5 * (cosine + pair probability)``; 0 otherwise."""
     title: str = ""
     headings: list[str] = field(default_factory=list)
 
@@ -107,6 +123,9 @@ class KnowledgeBase:
         settings: Thresholds and weights.
         tokenizer: Tokenizer used for the lexical index (must match it).
         embedder: Embedder used for the dense index (must match it).
+        zh_model: Trained Chinese encoder + pair scorer used for Chinese queries (optional).
+        zh_vectors: The Chinese encoder's vectors of the indexed variants (computed when
+            missing).
     """
 
     def __init__(
@@ -121,6 +140,8 @@ class KnowledgeBase:
         tokenizer: TokenizerFn,
         embedder: Embedder,
         manifest: dict | None = None,
+        zh_model: ZhModel | None = None,
+        zh_vectors: np.ndarray | None = None,
     ) -> None:
         self.entries = entries
         self.lexical = lexical
@@ -132,6 +153,15 @@ class KnowledgeBase:
         self.embedder = embedder
         self.manifest = manifest or {}
         self.doc_text = [q for e in entries for q in e.questions]
+        self.zh_model = zh_model
+        self.zh_vectors = zh_vectors
+        if zh_model is not None:
+            if len(self.doc_text) <= ZH_WARM_MAX:  # the pair scorer's inputs, ready up front
+                for text in self.doc_text:
+                    if detect_lang(text) == "zh":
+                        zh_model.prepared(text)
+            if zh_vectors is None or len(zh_vectors) != len(doc_entry):
+                self.zh_vectors = zh_model.encode(self.doc_text)
 
     # ----------------------------------------------------------------- build
     @classmethod
@@ -142,6 +172,7 @@ class KnowledgeBase:
         settings: Settings | None = None,
         tokenizer: TokenizerFn | None = None,
         embedder: Embedder | None = None,
+        zh_model: ZhModel | None | str = "settings",
         show_progress: bool = False,
     ) -> KnowledgeBase:
         """Index entries (``Entry`` objects or dicts with ``id``, ``questions``, ``answer``).
@@ -151,6 +182,8 @@ class KnowledgeBase:
             settings: Settings (default: from the environment).
             tokenizer: Lexical tokenizer (default: jieba words + character bigrams).
             embedder: Embedding model (default: the model setting, tuned model if present).
+            zh_model: Trained Chinese model; by default the one in ``ZH_MODEL_DIR`` when
+                present and ``USE_ZH_MODEL`` is true; ``None`` for none.
             show_progress: Show a progress bar while embedding.
         """
         settings = settings or get_settings()
@@ -158,6 +191,8 @@ class KnowledgeBase:
         embedder = embedder or SentenceTransformerEmbedder(
             model_from_settings(settings), batch_size=settings.EMBED_BATCH_SIZE
         )
+        if isinstance(zh_model, str):
+            zh_model = zh_model_from_settings(settings)
         entries = [_coerce(d) for d in docs]
         texts = [q for e in entries for q in e.questions]
         doc_entry = np.asarray(
@@ -185,6 +220,7 @@ class KnowledgeBase:
             "dimensions": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
             "tokenizer": describe_tokenizer(tokenizer),
             "index_type": dense.kind,
+            "zh_model": zh_model.fingerprint() if zh_model is not None else _NO_ZH_MODEL,
             "counts": {
                 "entries": len(entries),
                 "variants": len(texts),
@@ -203,6 +239,7 @@ class KnowledgeBase:
             tokenizer=tokenizer,
             embedder=embedder,
             manifest=manifest,
+            zh_model=zh_model,
         )
 
     # ---------------------------------------------------------------- search
@@ -237,12 +274,34 @@ class KnowledgeBase:
             _, dense_ids = self.dense.search(qvec, n_cand)
             lex_ids = np.concatenate([dense_ids[0][dense_ids[0] >= 0], lex_ids])
         cand = np.unique(lex_ids.astype(np.int64))
+        zh_sims = None
+        if query_lang == "zh" and self.zh_model is not None and self.zh_vectors is not None:
+            zh_query = self.zh_model.prepared(query)
+            zh_sims = self.zh_vectors @ zh_query.vector
+            if n_cand < len(zh_sims):
+                zh_ids = np.argpartition(-zh_sims, n_cand - 1)[:n_cand]
+            else:
+                zh_ids = np.arange(len(zh_sims))
+            cand = np.unique(np.concatenate([cand, zh_ids]))
         if qvec is not None:
             dense_scores = self.dense.scores_for(qvec, cand)
         else:
             dense_scores = np.zeros(len(cand), dtype=np.float32)
         lex_norm = raw[cand] / mass
         fused = fuse(dense_scores, lex_norm, weight)
+        zh_scores = np.zeros(len(cand), dtype=np.float32)
+        if zh_sims is not None:
+            zh_scores = zh_sims[cand].astype(np.float32)
+            fused = (1 - s.ZH_DENSE_WEIGHT) * fused + s.ZH_DENSE_WEIGHT * zh_scores
+            top = np.argsort(-fused)[: s.ZH_RERANK_TOP]
+            if len(top) and s.ZH_RERANK_WEIGHT > 0:
+                probs = self.zh_model.score_pairs(
+                    zh_query, [self.doc_text[int(d)] for d in cand[top]]
+                )
+                r = s.ZH_RERANK_WEIGHT
+                fused = (1 - r) * fused
+                fused[top] += r * probs
+                zh_scores[top] = 0.5 * (zh_scores[top] + probs)
         ranked = aggregate_max(
             cand, fused, self.doc_entry, mean_weight=s.AGG_MEAN_WEIGHT, top_k=s.AGG_TOP_K
         )
@@ -253,11 +312,12 @@ class KnowledgeBase:
             ((e, (1 - g) * score + g * float(entry_norm[e]), doc) for e, score, doc in ranked),
             key=lambda item: -item[1],
         )[:k]
-        slope, center = (
-            (s.CONF_SLOPE_ZH, s.CONF_CENTER_ZH)
-            if query_lang == "zh"
-            else (s.CONF_SLOPE_EN, s.CONF_CENTER_EN)
-        )
+        if zh_sims is not None:
+            slope, center = s.CONF_SLOPE_ZH_MODEL, s.CONF_CENTER_ZH_MODEL
+        elif query_lang == "zh":
+            slope, center = s.CONF_SLOPE_ZH, s.CONF_CENTER_ZH
+        else:
+            slope, center = s.CONF_SLOPE_EN, s.CONF_CENTER_EN
         pos = {int(d): i for i, d in enumerate(cand)}
         hits = []
         for entry_idx, score, doc in ranked:
@@ -272,6 +332,7 @@ class KnowledgeBase:
                     dense=round(float(dense_scores[pos[doc]]), 4),
                     lexical=round(float(lex_norm[pos[doc]]), 4),
                     kind=entry.kind,
+                    zh=round(float(zh_scores[pos[doc]]), 4),
                     title=entry.title,
                     headings=entry.headings,
                 )
@@ -300,6 +361,8 @@ class KnowledgeBase:
             self.entry_lexical.save(tmp, "entry_lexical")
             self.dense.save(tmp)
             np.save(tmp / "doc_entry.npy", self.doc_entry)
+            if self.zh_vectors is not None:
+                np.save(tmp / "zh_vectors.npy", self.zh_vectors)
             (tmp / "entries.json").write_text(
                 json.dumps([e.to_dict() for e in self.entries], ensure_ascii=False)
             )
@@ -327,8 +390,13 @@ class KnowledgeBase:
         settings: Settings | None = None,
         tokenizer: TokenizerFn | None = None,
         embedder: Embedder | None = None,
+        zh_model: ZhModel | None | str = "settings",
     ) -> KnowledgeBase:
-        """Load an index written by :meth:`save` (the embedding model loads lazily)."""
+        """Load an index written by :meth:`save` (the embedding model loads lazily).
+
+        The Chinese model is the one of the settings (see :meth:`build`); the saved Chinese
+        vectors are used when they were made by the same model, else they are recomputed.
+        """
         directory = Path(directory)
         manifest_path = directory / "manifest.json"
         if not manifest_path.is_file():
@@ -339,6 +407,18 @@ class KnowledgeBase:
         embedder = embedder or SentenceTransformerEmbedder(
             manifest["model"], batch_size=settings.EMBED_BATCH_SIZE
         )
+        if isinstance(zh_model, str):
+            zh_model = zh_model_from_settings(settings)
+        zh_vectors = None
+        zh_file = directory / "zh_vectors.npy"
+        if (
+            zh_model is not None
+            and manifest.get("zh_model") == zh_model.fingerprint()
+            and zh_file.is_file()
+        ):
+            zh_vectors = np.load(zh_file)
+        if zh_model is not None:
+            manifest = {**manifest, "zh_model": zh_model.fingerprint()}
         return cls(
             entries,
             LexicalIndex.load(directory),
@@ -351,7 +431,16 @@ class KnowledgeBase:
             tokenizer=tokenizer or default_tokenizer(),
             embedder=embedder,
             manifest=manifest,
+            zh_model=zh_model,
+            zh_vectors=zh_vectors,
         )
+
+
+def zh_model_from_settings(settings: Settings) -> ZhModel | None:
+    """The trained Chinese model in ``ZH_MODEL_DIR`` if present and enabled, else ``None``."""
+    if not settings.USE_ZH_MODEL:
+        return None
+    return load_zh_model(settings.ZH_MODEL_DIR)
 
 
 def sources_hash(paths: Sequence[str | Path]) -> str:
@@ -386,6 +475,8 @@ def build_if_changed(
         model_from_settings(settings), batch_size=settings.EMBED_BATCH_SIZE
     )
     tokenizer = tokenizer or default_tokenizer()
+    zh_model = zh_model_from_settings(settings)
+    zh_fingerprint = zh_model.fingerprint() if zh_model is not None else _NO_ZH_MODEL
     digest = sources_hash(sources)
     manifest_path = Path(out) / "manifest.json"
     if not force and manifest_path.is_file():
@@ -395,6 +486,7 @@ def build_if_changed(
             and old.get("model_fingerprint") == embedder.fingerprint()
             and old.get("tokenizer") == describe_tokenizer(tokenizer)
             and old.get("format_version") == FORMAT_VERSION
+            and old.get("zh_model", _NO_ZH_MODEL) == zh_fingerprint
         ):
             return None, False
     entries = load_sources(
@@ -407,6 +499,7 @@ def build_if_changed(
         settings=settings,
         tokenizer=tokenizer,
         embedder=embedder,
+        zh_model=zh_model,
         show_progress=show_progress,
     )
     kb.save(out, extra_manifest={"sources_hash": digest, "sources": [str(p) for p in sources]})

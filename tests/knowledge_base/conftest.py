@@ -12,6 +12,7 @@ import pytest
 from knowledge_base.config import REPO_ROOT, Settings
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.sources import load_sources
+from knowledge_base.zh_model import train_from_data
 
 DEMO_FAQ = REPO_ROOT / "knowledge_base" / "demo" / "faq.yml"
 DEMO_QUERIES = REPO_ROOT / "knowledge_base" / "demo" / "eval_queries.csv"
@@ -94,3 +95,15 @@ def demo_kb() -> KnowledgeBase:
     """The demo knowledge base built with the default (untuned) model, once per session."""
     settings = Settings(USE_TUNED=False)
     return KnowledgeBase.build(load_sources([DEMO_FAQ]), settings=settings)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _zh_model_cached() -> None:
+    """Train the Chinese model into the project's var/ once (cached by its inputs' hash).
+
+    The knowledge base uses it for Chinese queries whenever it is present, so the tests run
+    with it, as the product does; without the shared data folder they run without it.
+    """
+    settings = Settings()
+    if settings.USE_ZH_MODEL and (Path(settings.ZH_DATA_DIR) / "zh_question_matching").is_dir():
+        train_from_data(settings.ZH_DATA_DIR, settings.ZH_MODEL_DIR, log=lambda _: None)
