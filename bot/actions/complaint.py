@@ -20,7 +20,7 @@ from actions.clients.bridge import BridgeClient, BridgeError
 from actions.config import get_settings
 from actions.identity import identify
 from actions.messages import say
-from actions.orders import normalise_order_number, order_number_in
+from actions.orders import checked_order_number, normalise_order_number, order_number_in
 
 log = logging.getLogger(__name__)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -93,11 +93,7 @@ class ValidateComplaintForm(FormValidationAction):
         """The shop's format, or "none"."""
         if slot_value == NO_ORDER:
             return {"order_number": NO_ORDER}
-        number = normalise_order_number(str(slot_value or ""))
-        if number is None:
-            say(dispatcher, tracker, "bad_order_number", value=str(slot_value)[:40])
-            return {"order_number": None}
-        return {"order_number": number}
+        return checked_order_number(slot_value, dispatcher, tracker)
 
 
 class ActionAskComplaintDetails(Action):

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.bridge import BridgeClient, BridgeError
 from actions.config import get_settings
-from actions.messages import ZH, language_of, say, text
+from actions.messages import ZH, handoff_button, language_of, say, text
 from knowledge_base import KnowledgeBase
 from knowledge_base.config import get_settings as kb_settings
 
@@ -109,7 +109,7 @@ class ActionKbAnswer(Action):
             dispatcher.utter_message(
                 text=text("kb_offer_human", language),
                 buttons=[
-                    {"title": text("button_handoff", language), "payload": "/human_handoff"},
+                    handoff_button(language),
                     {"title": text("button_no_thanks", language), "payload": "/deny"},
                 ],
                 kb_decision="none",
@@ -178,7 +178,7 @@ class ActionKbFeedback(Action):
             language = language_of(tracker)
             dispatcher.utter_message(
                 text=text("kb_feedback_thanks_down", language),
-                buttons=[{"title": text("button_handoff", language), "payload": "/human_handoff"}],
+                buttons=[handoff_button(language)],
             )
         return [SlotSet("kb_last_entry", None)]
 

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.bridge import BridgeClient, BridgeError
 from actions.identity import identify
-from actions.messages import TIERS, ZH, label, language_of, local_date, say, text
+from actions.messages import TIERS, ZH, handoff_button, label, language_of, local_date, say, text
 
 
 def _money(value: str | None) -> str:
@@ -36,9 +36,7 @@ class ActionMembershipStatus(Action):
             if customer is None:
                 dispatcher.utter_message(
                     text=text("not_verified", language),
-                    buttons=[
-                        {"title": text("button_handoff", language), "payload": "/human_handoff"}
-                    ],
+                    buttons=[handoff_button(language)],
                 )
                 return []
             loyalty = await client.loyalty(customer.customer_id)

@@ -210,6 +210,11 @@ def local_date(value: str | None, language: str) -> str:
     return f"{day.year}年{day.month}月{day.day}日" if language == ZH else day.isoformat()
 
 
+def handoff_button(language: str) -> dict[str, str]:
+    """The "talk to a person" quick reply."""
+    return {"title": text("button_handoff", language), "payload": "/human_handoff"}
+
+
 def say(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,

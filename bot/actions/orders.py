@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from actions.clients.bridge import BridgeClient, BridgeError, NotFound
 from actions.config import get_settings
 from actions.identity import identify
-from actions.messages import ORDER_STATUS, label, language_of, local_date, say, text
+from actions.messages import ORDER_STATUS, handoff_button, label, language_of, local_date, say, text
 
 # What looks like an attempt at an order number inside a longer message.
 _CANDIDATE = re.compile(r"\b[A-Za-z]{2}[\s-]?\d[\d\s-]{3,14}\d\b")
@@ -44,6 +44,16 @@ def order_number_in(tracker: Tracker) -> str | None:
         return None
     found = _CANDIDATE.search(message)
     return found.group() if found else message[:40]
+
+
+def checked_order_number(
+    value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any]:
+    """The slot update for an answer to "which order?": canonical, or cleared with a hint."""
+    number = normalise_order_number(str(value or ""))
+    if number is None:
+        say(dispatcher, tracker, "bad_order_number", value=str(value)[:40])
+    return {"order_number": number}
 
 
 class ValidateOrderStatusForm(FormValidationAction):
@@ -84,11 +94,7 @@ class ValidateOrderStatusForm(FormValidationAction):
         domain: DomainDict,
     ) -> dict[str, Any]:
         """Accept the shop's format only; say why otherwise."""
-        number = normalise_order_number(str(slot_value or ""))
-        if number is None:
-            say(dispatcher, tracker, "bad_order_number", value=str(slot_value)[:40])
-            return {"order_number": None}
-        return {"order_number": number}
+        return checked_order_number(slot_value, dispatcher, tracker)
 
 
 class ActionAskOrderNumber(Action):
@@ -132,9 +138,7 @@ class ActionOrderStatus(Action):
             if customer is None:
                 dispatcher.utter_message(
                     text=text("not_verified", language),
-                    buttons=[
-                        {"title": text("button_handoff", language), "payload": "/human_handoff"}
-                    ],
+                    buttons=[handoff_button(language)],
                 )
                 return [SlotSet("order_number", None)]
             if not number:
