@@ -4,9 +4,10 @@ CSA_VENV_DIR ?= $(CURDIR)/var/venvs
 export CSA_VENV_DIR
 SERVICES_PY := $(CSA_VENV_DIR)/services/bin/python
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run test lint browser format clean
 
-## Create or update the bot env (Python 3.10, Rasa) and the services env (Python 3.11).
+## Create or update the bot env (Python 3.10, Rasa) and the services env (Python 3.11),
+## then build the agent console (npm) if its sources changed.
 setup:
 	@$(PYTHON) devtools/bootstrap.py
 
@@ -15,12 +16,16 @@ run: setup
 	@$(SERVICES_PY) -m devtools.run
 
 ## Lint, then every test (unit, integration and end-to-end against the real servers).
-test: setup lint
+test: setup lint browser
 	@$(SERVICES_PY) -m pytest
 
 lint: setup
 	@$(SERVICES_PY) -m ruff check .
 	@$(SERVICES_PY) -m ruff format --check .
+
+## Install Debian's chromium for the browser tests when it is missing (root: apt-get).
+browser:
+	@$(PYTHON) devtools/browser.py
 
 format: setup
 	@$(SERVICES_PY) -m ruff format .

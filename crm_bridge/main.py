@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge import __version__
+from crm_bridge.api.console_static import mount_console
 from crm_bridge.api.main import api_router, root_router
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
 from crm_bridge.sentiment import SentimentDataError, SentimentScorer, ensure_model
 from crm_bridge.sentiment.train import is_trained
+from crm_bridge.services.console_hub import ConsoleHub
 from crm_bridge.services.event_sources import IngestionWorker, PikaConsumer, SqlBrokerTail
+from crm_bridge.services.handoff import HandoffDesk
 from crm_bridge.services.ingest import EventIngestor
+from crm_bridge.services.rasa_api import RasaApi
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +54,32 @@ def load_scorer(settings: Settings) -> SentimentScorer | None:
     return scorer
 
 
+def knowledge_base_loader(settings: Settings) -> Callable[[], Any]:
+    """Loads the knowledge-base index on first use (console search); None when not built."""
+    lock = threading.Lock()
+    loaded: dict[str, Any] = {}
+
+    def load() -> Any:
+        with lock:
+            if "kb" not in loaded:
+                from knowledge_base import KnowledgeBase
+                from knowledge_base.config import get_settings as kb_settings
+
+                try:
+                    loaded["kb"] = KnowledgeBase.load(kb_settings().INDEX_DIR)
+                except (OSError, ValueError) as err:
+                    logger.warning("knowledge base not loaded: %s", err)
+                    return None
+            return loaded["kb"]
+
+    return load
+
+
 def ingestion_worker(
-    settings: Settings, sessions: sessionmaker[Session], scorer: SentimentScorer | None
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    scorer: SentimentScorer | None,
+    desk: HandoffDesk | None = None,
 ) -> IngestionWorker | None:
     """The background reader of Rasa's events that the settings ask for."""
     if settings.EVENTS_SOURCE == "none":
@@ -59,6 +89,8 @@ def ingestion_worker(
         idle_timeout=timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES),
         mask_transcripts=settings.MASK_STORED_TRANSCRIPTS,
     )
+    if desk is not None:
+        ingestor.listener = desk.on_ingested
     if settings.EVENTS_SOURCE == "sql":
         tail = SqlBrokerTail(
             settings.events_db_url, sessions, ingestor, batch_size=settings.INGEST_BATCH_SIZE
@@ -81,7 +113,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     scorer = load_scorer(settings)
-    worker = ingestion_worker(settings, sessions, scorer)
+    hub = ConsoleHub()
+    rasa = RasaApi(
+        settings.RASA_URL, settings.rasa_token.get_secret_value(), timeout=settings.RASA_TIMEOUT
+    )
+    desk = HandoffDesk(settings, sessions, hub, rasa, scorer)
+    worker = ingestion_worker(settings, sessions, scorer, desk)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -97,6 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = sessions
     app.state.scorer = scorer
+    app.state.desk = desk
+    app.state.knowledge_base = knowledge_base_loader(settings)
     app.include_router(root_router)
     app.include_router(api_router)
+    mount_console(app, settings.console_dir)
     return app

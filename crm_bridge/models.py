@@ -368,6 +368,12 @@ class Escalation(Base):
     resolution_code: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    live: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    """A live handoff: the conversation is paused in Rasa and waits for / is with an agent."""
+    language: Mapped[str | None] = mapped_column(String(8))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    """Rasa input channel of the customer (agent replies are sent to it)."""
+    assigned_at: Mapped[datetime | None]
 
 
 class Feedback(Base):

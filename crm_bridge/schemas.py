@@ -460,3 +460,171 @@ class SentimentPublic(BaseModel):
 
 
 Customer360.model_rebuild()
+
+
+# -- live handoff (bot → bridge, agent console) ------------------------------------------------
+
+HandoffReason = Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,64}$")]
+AgentText = _text(4000)
+
+
+class HandoffTurn(Strict):
+    """One turn of the conversation as the bot's tracker holds it."""
+
+    role: Literal["customer", "bot"]
+    text: _text(5000, min_length=0) | None = None
+    at: float | None = Field(default=None, ge=0, le=2**40)
+    intent: Annotated[str, StringConstraints(max_length=100)] | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    entities: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    kb_entry_id: Annotated[str, StringConstraints(max_length=100)] | None = None
+    kb_score: float | None = Field(default=None, ge=-10, le=10)
+    kb_decision: Annotated[str, StringConstraints(max_length=32)] | None = None
+
+
+class HandoffRequest(Strict):
+    """The bot hands a conversation over, with everything it knows."""
+
+    sender_id: SenderId
+    reason: HandoffReason
+    language: Language | None = None
+    channel: ChannelName | None = None
+    customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    transcript: list[HandoffTurn] = Field(default_factory=list, max_length=500)
+    notes: _text(5000) | None = None
+
+
+class HandoffOpened(BaseModel):
+    """What the bot tells the customer: with an agent, in the queue, or a ticket."""
+
+    id: int
+    mode: Literal["assigned", "queued", "ticket"]
+    why_ticket: Literal["closed", "no_agents"] | None = None
+    queue_position: int = 0
+    agent_name: str | None = None
+    office_hours: str
+
+
+class CustomerBrief(BaseModel):
+    """Who the customer is, in one line of the queue."""
+
+    id: int
+    name: str | None
+    tier: Tier
+
+
+class QueueItem(BaseModel):
+    """A live handoff as the console lists it."""
+
+    id: int
+    sender_id: str | None
+    conversation_id: int | None
+    customer: CustomerBrief | None
+    language: str | None
+    channel: str | None
+    reason: str
+    priority: Priority
+    status: EscalationStatus
+    agent_id: int | None
+    agent_name: str | None
+    created_at: datetime
+    waiting_seconds: float
+    summary: str
+    last_message: str | None
+    sentiment: float | None
+
+
+class TranscriptItem(BaseModel):
+    """One line of a handoff's conversation."""
+
+    id: str
+    role: MessageRole
+    text: str | None
+    at: datetime
+    internal: bool = False
+    agent_name: str | None = None
+    intent: str | None = None
+    sentiment_score: float | None = None
+    sentiment_label: str | None = None
+    kb_entry_id: str | None = None
+
+
+class CustomerSummary(BaseModel):
+    """The customer 360 panel of the console."""
+
+    id: int
+    name: str | None
+    tier: Tier
+    lifecycle_stage: LifecycleStage
+    points_balance: int
+    clv: Decimal | None
+    open_tickets: int
+    last_orders: list[dict[str, Any]]
+
+
+class HandoffDetail(BaseModel):
+    """Everything the agent sees of one handoff."""
+
+    handoff: QueueItem
+    transcript: list[TranscriptItem]
+    context: dict[str, Any]
+    customer: CustomerSummary | None
+
+
+class AgentMessage(Strict):
+    """An agent's reply to the customer, or an internal note."""
+
+    text: AgentText
+
+
+class TransferRequest(Strict):
+    """Give the handoff to another agent."""
+
+    agent_id: int = Field(ge=1, le=MAX_ID)
+
+
+class CloseRequest(Strict):
+    """End the agent's part: resolved (the bot asks for a rating) or handed back to the bot."""
+
+    mode: Literal["resolve", "hand_back"]
+    resolution_code: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,64}$")] | None = None
+
+
+class AvailabilityUpdate(Strict):
+    """An agent's presence."""
+
+    availability: Availability
+
+
+class HandoffAgent(BaseModel):
+    """An agent someone can transfer to."""
+
+    id: int
+    name: str
+    languages: list[str]
+    availability: Availability
+    active_conversations: int
+    max_concurrent: int
+
+
+class HandoffOptions(BaseModel):
+    """Resolution codes and canned replies of the console."""
+
+    resolution_codes: list[dict[str, str]]
+    canned_replies: list[dict[str, str]]
+
+
+class KbHit(BaseModel):
+    """A knowledge-base answer an agent can insert."""
+
+    entry_id: str
+    question: str
+    answer: str
+    score: float
+
+
+class LeftMessage(Strict):
+    """What a customer wrote on their ticket when no agent could take the conversation."""
+
+    sender_id: SenderId
+    text: _text(2000)

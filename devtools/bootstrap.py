@@ -6,6 +6,8 @@ Standard library only: this runs before any environment exists (``python3 devtoo
 - services env (``var/venvs/services``): Python 3.11 with this project installed editable
   from ``pyproject.toml``, pinned by ``requirements/services.lock``.
 
+Then it builds the agent console (``devtools/frontend.py``: npm, only when its sources changed).
+
 Each environment carries a stamp file holding the hash of what it was built from (the
 requirement files, the interpreter version and the install command), so a re-run when nothing
 changed returns in well under a second.
@@ -27,6 +29,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    from devtools import frontend
+except ImportError:  # run as a script (`python3 devtools/bootstrap.py`): devtools/ is on sys.path
+    import frontend  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[1]
 STAMP_NAME = ".csa-stamp.json"
@@ -232,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the environments live (env CSA_VENV_DIR; default var/venvs)",
     )
     parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="do not build the agent console (built by default when all envs are set up)",
+    )
+    parser.add_argument(
         "--find-python",
         metavar="X.Y",
         help="only print the interpreter that would be used for Python X.Y",
@@ -248,7 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for spec in env_specs():
                 if not args.envs or spec.name in args.envs:
                     ensure_env(spec, args.venv_root)
-    except SetupError as err:
+        if not args.envs and not args.no_console:
+            frontend.build_console()
+    except (SetupError, frontend.FrontendError) as err:
         print(f"[setup] error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -25,6 +25,7 @@ import httpx
 from crm_bridge.core.config import Settings as BridgeSettings
 from crm_bridge.main import train_sentiment_if_missing
 from crm_bridge.sentiment.train import is_trained
+from devtools import frontend
 from devtools.config import ROOT, LauncherSettings
 from devtools.model import TrainingError, ensure_model
 from devtools.secret_files import BRIDGE_API_KEY, RASA_TOKEN, ensure_secret
@@ -66,6 +67,9 @@ def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str
         "CSA_ACTIONS_URL": settings.url(settings.ACTIONS_PORT) + "/webhook",
         "CSA_BRIDGE_HOST": settings.HOST,
         "CSA_BRIDGE_RASA_URL": settings.url(settings.RASA_PORT),
+        # The console is built once per checkout (make setup), whatever var dir a run uses.
+        "CSA_BRIDGE_CONSOLE_DIR": os.environ.get("CSA_BRIDGE_CONSOLE_DIR")
+        or str(frontend.out_dir()),
         **broker_env(settings),
         "CSA_ACTIONS_BRIDGE_URL": settings.url(settings.BRIDGE_PORT),
         "RASA_TELEMETRY_ENABLED": "false",

@@ -1,8 +1,8 @@
 """Complaints: acknowledge with empathy, collect what happened and the order, open a ticket.
 
 Priority: urgent when the complaint's sentiment is strongly negative, high for a customer in
-a top tier (``CSA_ACTIONS_COMPLAINT_PRIORITY_TIERS``), normal otherwise. The handoff of such
-cases to a live agent comes with the agent console.
+a top tier (``CSA_ACTIONS_COMPLAINT_PRIORITY_TIERS``), normal otherwise. Urgent and high ones
+go straight to a human agent (``CSA_ACTIONS_COMPLAINT_HANDOFF``), with the details as notes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.clients.bridge import BridgeClient, BridgeError
 from actions.config import get_settings
+from actions.handoff import hand_over
 from actions.identity import identify
 from actions.messages import say
 from actions.orders import checked_order_number, normalise_order_number, order_number_in
@@ -141,6 +142,12 @@ class ActionFileComplaint(Action):
             priority = "high"
         if sentiment and sentiment["score"] <= settings.COMPLAINT_NEGATIVE_SENTIMENT:
             priority = "urgent"
+        if priority != "normal" and settings.COMPLAINT_HANDOFF:
+            # A top-tier customer or a very upset one goes straight to a human agent.
+            reason = "vip_complaint" if priority == "high" else "negative_sentiment"
+            order_note = f" [{order}]" if order and order != NO_ORDER else ""
+            events = await hand_over(dispatcher, tracker, reason, notes=details + order_note)
+            return [*reset, *events]
         try:
             ticket = await client.create_escalation(
                 tracker.sender_id,

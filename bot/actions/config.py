@@ -35,6 +35,8 @@ class ActionSettings(BaseSettings):
     """Tiers whose complaints are filed with high priority."""
     COMPLAINT_NEGATIVE_SENTIMENT: float = Field(default=-0.6, ge=-1, le=1)
     """A complaint scoring at or below this sentiment is filed as urgent."""
+    COMPLAINT_HANDOFF: bool = True
+    """High and urgent complaints go straight to a human agent instead of a ticket."""
 
     @property
     def bridge_api_key(self) -> str:

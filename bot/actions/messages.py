@@ -52,15 +52,46 @@ MESSAGES: dict[str, dict[str, str]] = {
     "button_handoff": {ZH: "转人工客服", EN: "Talk to a person"},
     "button_no_thanks": {ZH: "不用了", EN: "No, thanks"},
     # handoff
-    "handoff_created": {
-        ZH: "好的，已为您转接人工客服，工单号 {ticket_id}。客服人员会尽快与您联系，请稍候。",
-        EN: "Sure, I've asked a human agent to take over (ticket {ticket_id}). "
-        "Someone will be with you shortly.",
+    "handoff_assigned": {
+        ZH: "好的，已为您接通人工客服{agent}，请直接在这里说明您的问题（工单号 {ticket_id}）。",
+        EN: "Sure, {agent} from our service team will take it from here; just write your "
+        "question below (ticket {ticket_id}).",
+    },
+    "handoff_queued": {
+        ZH: "好的，正在为您转接人工客服，您目前排在第 {position} 位，请稍候（工单号 {ticket_id}）。"
+        "客服接入前您可以继续留言，客服会看到全部内容。",
+        EN: "Sure, I'm connecting you to a human agent. You are number {position} in the queue "
+        "(ticket {ticket_id}). Feel free to keep writing: the agent will see everything.",
+    },
+    "handoff_closed_hours": {
+        ZH: "现在不是人工客服的工作时间（{hours}）。已为您创建工单（工单号 {ticket_id}），"
+        "请在这里留言说明情况，客服上班后会第一时间跟进。",
+        EN: "Our agents are not working right now (hours: {hours}). I've opened a ticket for "
+        "you (ticket {ticket_id}): leave your message here and we'll follow up as soon as "
+        "they're back.",
+    },
+    "handoff_no_agents": {
+        ZH: "抱歉，目前没有空闲的人工客服。已为您创建工单（工单号 {ticket_id}），"
+        "请在这里留言说明情况，客服会尽快联系您。",
+        EN: "Sorry, no agent is available right now. I've opened a ticket for you "
+        "(ticket {ticket_id}): leave your message here and an agent will get back to you soon.",
+    },
+    "handoff_message_left": {
+        ZH: "已收到您的留言并记录到工单 {ticket_id}，客服会尽快跟进。",
+        EN: "Got it: your message is on ticket {ticket_id} and an agent will follow up.",
     },
     "handoff_failed": {
         ZH: "抱歉，暂时无法转接人工客服，请稍后再试，或拨打客服热线 400-800-1234。",
         EN: "Sorry, I couldn't reach a human agent just now. Please try again shortly or call "
         "400-800-1234.",
+    },
+    "handoff_resolved": {
+        ZH: "人工客服已结束本次服务，智能助手回来了。",
+        EN: "The agent has left the chat; the assistant is back.",
+    },
+    "handoff_returned": {
+        ZH: "人工客服已将对话交回智能助手，还有什么可以帮您？",
+        EN: "The agent has handed you back to the assistant. Anything else I can help with?",
     },
     # identity
     "not_verified": {

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     POINTS_EXPIRY_WARNING_DAYS: int = Field(default=30, ge=1, le=3650)
     """Points expiring within this many days are reported as "expiring soon" (loyalty view)."""
     RASA_URL: str = "http://127.0.0.1:5005"
+    RASA_TOKEN: SecretStr | None = None
+    """Token of Rasa's HTTP API (agent replies, pause and resume); default the generated
+    ``VAR_DIR/secrets/rasa_token``."""
+    RASA_TIMEOUT: float = Field(default=10.0, gt=0)
     LOG_LEVEL: str = "INFO"
     SEED_DEMO: bool = True
     """Fill an empty CRM with the demo shop's customers, orders and agents at start."""
@@ -55,12 +59,57 @@ class Settings(BaseSettings):
     """Trained sentiment models; default ``VAR_DIR/sentiment`` (trained there when missing)."""
     SENTIMENT_DATA_DIR: Path = ROOT.parent / "shared" / "data" / "sentiment"
     """Corpora the sentiment models are trained from."""
+    CONSOLE_DIR: Path | None = None
+    """The built agent console served at ``/console/``; default ``VAR_DIR/console`` (where
+    ``make setup`` builds it; relative paths mean the project root)."""
     MASK_STORED_TRANSCRIPTS: bool = False
     """Store message texts with phone numbers, e-mails, ID and bank cards masked."""
     CONVERSATION_IDLE_MINUTES: float = Field(default=30.0, gt=0)
     """A gap this long between two events of one sender starts a new conversation."""
 
-    @field_validator("VAR_DIR", "SENTIMENT_MODEL_DIR", "SENTIMENT_DATA_DIR")
+    # -- live handoff (agent console) --------------------------------------------------------
+    HANDOFF_AUTO_ASSIGN: bool = True
+    """Give a waiting handoff to the least busy online agent who speaks the language."""
+    OFFICE_HOURS: str = Field(default="00:00-24:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    """When agents work (``HH:MM-HH:MM`` in ``OFFICE_TIMEZONE``); outside, a handoff becomes
+    a ticket for follow-up and the customer may leave a message."""
+    OFFICE_DAYS: str = Field(default="1-7", pattern=r"^[1-7](-[1-7])?(,[1-7](-[1-7])?)*$")
+    """Working days, ISO numbers (1 = Monday), e.g. ``1-5`` or ``1-5,7``."""
+    OFFICE_TIMEZONE: str = "Asia/Shanghai"
+    ESCALATE_SENTIMENT_BELOW: float = Field(default=-0.75, ge=-1, le=1)
+    """A customer message scoring below this hands the conversation to a human."""
+    ESCALATE_TREND_TURNS: int = Field(default=3, ge=2, le=20)
+    ESCALATE_TREND_DROP: float = Field(default=0.8, gt=0, le=2)
+    """Sentiment falling by this much over the last ``ESCALATE_TREND_TURNS`` customer
+    messages (each lower than the one before) hands the conversation to a human."""
+    ESCALATE_KEYWORDS: list[str] = [
+        "12315",
+        "12345",
+        "消协",
+        "消费者协会",
+        "市场监管",
+        "工商局",
+        "律师",
+        "起诉",
+        "法院",
+        "报警",
+        "媒体曝光",
+        "lawyer",
+        "attorney",
+        "sue",
+        "lawsuit",
+        "legal action",
+        "court",
+        "regulator",
+        "trading standards",
+    ]
+    """Legal or regulator threats that hand the conversation to a human at once."""
+    ESCALATE_MAX_EVENT_AGE_SECONDS: float = Field(default=120.0, gt=0)
+    """Only messages this fresh trigger an escalation (not a replay after downtime)."""
+    CANNED_REPLIES_FILE: Path = ROOT / "crm_bridge" / "console" / "canned_replies.yml"
+    """Canned replies and resolution codes offered in the console."""
+
+    @field_validator("VAR_DIR", "SENTIMENT_MODEL_DIR", "SENTIMENT_DATA_DIR", "CANNED_REPLIES_FILE")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else (ROOT / value).resolve()
@@ -76,6 +125,13 @@ class Settings(BaseSettings):
         return self.SENTIMENT_MODEL_DIR or self.VAR_DIR / "sentiment"
 
     @property
+    def console_dir(self) -> Path:
+        """Where the built agent console is (``index.html`` and ``assets/``)."""
+        if self.CONSOLE_DIR is None:
+            return self.VAR_DIR / "console"
+        return (ROOT / self.CONSOLE_DIR).resolve()
+
+    @property
     def events_db_url(self) -> str:
         """Rasa's SQL event broker database."""
         return self.EVENTS_DB_URL or f"sqlite:///{self.VAR_DIR / 'rasa' / 'events.db'}"
@@ -86,6 +142,13 @@ class Settings(BaseSettings):
         if self.API_KEY is not None:
             return self.API_KEY
         return SecretStr(read_or_create_secret(self.VAR_DIR / "secrets" / "bridge_api_key"))
+
+    @property
+    def rasa_token(self) -> SecretStr:
+        """Token of Rasa's HTTP API: the setting, else the generated secret file."""
+        if self.RASA_TOKEN is not None:
+            return self.RASA_TOKEN
+        return SecretStr(read_or_create_secret(self.VAR_DIR / "secrets" / "rasa_token"))
 
     @property
     def jwt_secret(self) -> SecretStr:

@@ -60,6 +60,15 @@ class SqlBrokerTail:
 
     def poll_once(self) -> int:
         """Ingest the next batch of rows; return how many rows were read."""
+        try:
+            read = self._poll()
+        except BaseException:
+            self.ingestor.rolled_back()
+            raise
+        self.ingestor.committed()
+        return read
+
+    def _poll(self) -> int:
         with self.crm_sessions() as session, session.begin():
             cursor = session.get(IngestCursor, self.name, with_for_update=True)
             if cursor is None:
@@ -153,8 +162,13 @@ class PikaConsumer:
                 events.append(RasaEvent.from_json(body))
             except (ValueError, UnicodeDecodeError):
                 logger.warning("skipping a malformed message on queue %s", self.queue)
-        with self.crm_sessions() as session, session.begin():
-            self.ingestor.apply(session, events)
+        try:
+            with self.crm_sessions() as session, session.begin():
+                self.ingestor.apply(session, events)
+        except BaseException:
+            self.ingestor.rolled_back()
+            raise
+        self.ingestor.committed()
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Consume until ``stop`` is set, reconnecting with backoff."""

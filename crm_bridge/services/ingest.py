@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -98,7 +98,12 @@ class RasaEvent:
         return cls(sender_id=str(sender), data=data)
 
 
-def _linear_trend(scores: list[float]) -> float | None:
+def _short_text(value: Any, limit: int = 100) -> str | None:
+    """A string metadata value cut to its column's size, or None for anything else."""
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def linear_trend(scores: list[float]) -> float | None:
     """Slope of the least-squares line through the scores (per message); None if < 2."""
     n = len(scores)
     if n < 2:
@@ -124,6 +129,11 @@ class EventIngestor:
         self.mask_transcripts = mask_transcripts
         self._scores: dict[str, Sentiment] = {}
         self._opened: list[Conversation] = []
+        self._new_messages: list[tuple[Message, Conversation]] = []
+        self._notices: list[dict[str, Any]] = []
+        self.listener: Callable[[list[dict[str, Any]]], None] | None = None
+        """Called with the new messages after their transaction committed (consoles,
+        escalation triggers); set by the app."""
 
     def _stored_text(self, text: str | None) -> str | None:
         return mask_pii(text) if text and self.mask_transcripts else text
@@ -158,7 +168,38 @@ class EventIngestor:
             session.flush()
             attach_orphans(session, self._opened)
             self._opened = []
+        if self._new_messages and self.listener is not None:
+            session.flush()
+            self._notices.extend(self._notice(m, c) for m, c in self._new_messages)
+        self._new_messages = []
         return applied
+
+    @staticmethod
+    def _notice(message: Message, conversation: Conversation) -> dict[str, Any]:
+        from crm_bridge.services.handoff import transcript_item
+
+        return {
+            "sender_id": conversation.sender_id,
+            "channel": conversation.channel,
+            "status": conversation.status.value,
+            "at": message.at.timestamp(),
+            "recent": list(conversation.sentiment_recent or []),
+            "message": transcript_item(message).model_dump(mode="json"),
+        }
+
+    def committed(self) -> None:
+        """The caller committed the last batches: hand their new messages to the listener."""
+        notices, self._notices = self._notices, []
+        if notices and self.listener is not None:
+            try:
+                self.listener(notices)
+            except Exception:  # noqa: BLE001 - the CRM rows are stored; only live views miss it
+                logger.exception("live update of %d messages failed", len(notices))
+
+    def rolled_back(self) -> None:
+        """The caller's transaction failed: forget what it would have announced."""
+        self._notices = []
+        self._new_messages = []
 
     def _score(self, texts: list[str]) -> dict[str, Sentiment]:
         if self.scorer is None or not texts:
@@ -280,10 +321,14 @@ class EventIngestor:
             sentiment_label=sentiment.label if sentiment else None,
             extra={"message_id": data.get("message_id"), "metadata": data.get("metadata") or {}},
         )
-        session.add(message)
         conversation.customer_messages += 1
         if sentiment is not None:
             self._update_sentiment(conversation, sentiment.score)
+        self._add(session, message, conversation)
+
+    def _add(self, session: Session, message: Message, conversation: Conversation) -> None:
+        session.add(message)
+        self._new_messages.append((message, conversation))
 
     @staticmethod
     def _update_sentiment(conversation: Conversation, score: float) -> None:
@@ -295,7 +340,7 @@ class EventIngestor:
         conversation.sentiment_min = score if low is None else min(low, score)
         recent = [*(conversation.sentiment_recent or []), score][-TREND_WINDOW:]
         conversation.sentiment_recent = recent
-        conversation.sentiment_trend = _linear_trend(recent)
+        conversation.sentiment_trend = linear_trend(recent)
         conversation.scored_messages = n + 1
 
     def _bot(
@@ -305,18 +350,23 @@ class EventIngestor:
         metadata = data.get("metadata") or {}
         conversation = self._open(session, event, cache)
         role = MessageRole.AGENT if metadata.get("agent") else MessageRole.BOT
+        if metadata.get("handoff"):
+            role = MessageRole.SYSTEM  # "an agent joined" and other notices of the bridge
         if role == MessageRole.AGENT:
             conversation.status = ConversationStatus.WITH_AGENT
-        kb = metadata.get("kb") or {}
-        session.add(
+        # The KB action sends the answer's entry id and confidence as bot-message metadata.
+        kb_score = metadata.get("kb_confidence")
+        self._add(
+            session,
             Message(
                 conversation=conversation,
                 event_key=event.key,
                 role=role,
                 text=self._stored_text(data.get("text")),
                 at=event.at,
-                kb_entry_id=kb.get("entry_id"),
-                kb_score=kb.get("score"),
-                extra={k: v for k, v in metadata.items() if k != "kb"},
-            )
+                kb_entry_id=_short_text(metadata.get("kb_entry_id")),
+                kb_score=float(kb_score) if isinstance(kb_score, int | float) else None,
+                extra=metadata,
+            ),
+            conversation,
         )

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 
 from knowledge_base.config import REPO_ROOT, Settings
-from knowledge_base.kb import KnowledgeBase
-from knowledge_base.sources import load_sources
 from knowledge_base.zh_model import train_from_data
 
 DEMO_FAQ = REPO_ROOT / "knowledge_base" / "demo" / "faq.yml"
@@ -88,13 +86,6 @@ def fake_embedder() -> FakeEmbedder:
 def settings(tmp_path: Path) -> Settings:
     """Default settings without a tuned model, index under ``tmp_path``."""
     return Settings(USE_TUNED=False, INDEX_DIR=tmp_path / "index")
-
-
-@pytest.fixture(scope="session")
-def demo_kb() -> KnowledgeBase:
-    """The demo knowledge base built with the default (untuned) model, once per session."""
-    settings = Settings(USE_TUNED=False)
-    return KnowledgeBase.build(load_sources([DEMO_FAQ]), settings=settings)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -62,6 +62,22 @@ class BridgeClient:
             },
         )
 
+    async def open_handoff(self, **body: Any) -> dict[str, Any]:
+        """Hand the conversation to a human with its context.
+
+        Returns ``mode`` (assigned, queued or ticket), ``queue_position``, ``agent_name`` and
+        ``office_hours``.
+        """
+        return await self._request("POST", "/handoff", json=body)
+
+    async def leave_message(self, ticket_id: int, sender_id: str, text: str) -> dict[str, Any]:
+        """Add what the customer wrote to their ticket (no agent was available)."""
+        return await self._request(
+            "POST",
+            f"/handoff/{ticket_id}/left-message",
+            json={"sender_id": sender_id, "text": text},
+        )
+
     async def identify(
         self,
         channel: str,

@@ -14,11 +14,12 @@ from tests.utils.factories import PASSWORD, make_agent
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(tmp_path_factory, sentiment_scorer):
+def fuzz_target(tmp_path_factory, sentiment_scorer, demo_kb):
     var_dir = tmp_path_factory.mktemp("fuzz")
     bridge_settings = Settings(VAR_DIR=var_dir, EVENTS_SOURCE="none")
     upgrade(bridge_settings.database_url)
     app = create_app(bridge_settings)
+    app.state.knowledge_base = lambda: demo_kb
     with app.state.session_factory() as session:
         admin = make_agent(session, AgentRole.ADMIN).login
         session.commit()

@@ -24,7 +24,7 @@ def test_a_conversation_with_turns_language_and_sentiment(sessions, sentiment_sc
         ev.user("s1", "你好", language="zh"),
         ev.bot("s1", "您好！", utter_action="utter_greet"),
         ev.user("s1", "太差了，我要投诉", intent="complain", language="zh"),
-        ev.bot("s1", "非常抱歉", kb={"entry_id": "complaints", "score": 0.81}),
+        ev.bot("s1", "非常抱歉", kb_entry_id="complaints", kb_confidence=0.81),
         ev.user("s1", "谢谢", intent="thank", language="zh"),
     ]
     assert _ingest(sessions, events, scorer=sentiment_scorer) == len(events)

@@ -1,0 +1,132 @@
+"""The agent console's live channel (WebSocket), presence and knowledge-base search."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Annotated, Any
+
+import jwt
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, status
+from fastapi.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketDisconnect
+
+from crm_bridge.api.deps import STAFF, Principal, SessionDep, require
+from crm_bridge.core.security import decode_access_token
+from crm_bridge.models import Agent
+from crm_bridge.schemas import AgentPublic, AvailabilityUpdate, KbHit, Language, Page
+from crm_bridge.services.console_hub import ConsoleClient
+from crm_bridge.services.handoff import HandoffDesk
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["console"])
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+POLICY_VIOLATION = 1008
+
+
+@router.put(
+    "/agents/me/availability", response_model=AgentPublic, operation_id="agents-availability"
+)
+def set_availability(
+    request: Request, session: SessionDep, principal: Staff, body: AvailabilityUpdate
+) -> AgentPublic:
+    """Online, away or offline; offline returns the agent's handoffs to the queue."""
+    agent = session.get(Agent, principal.agent_id)
+    if agent is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="not an agent")
+    desk: HandoffDesk = request.app.state.desk
+    desk.set_availability(session, agent, body.availability)
+    public = AgentPublic.model_validate(agent)
+    desk.hub.publish(
+        {"type": "agent", "data": public.model_dump(mode="json")},
+        lambda client: client.agent_id == agent.id,
+    )
+    return public
+
+
+@router.get("/kb/search", response_model=Page[KbHit], operation_id="kb-search")
+def kb_search(
+    request: Request,
+    _principal: Staff,
+    q: Annotated[str, Query(min_length=1, max_length=500)],
+    language: Language | None = None,
+) -> Page[KbHit]:
+    """Knowledge-base answers for the agent to insert into a reply."""
+    kb = request.app.state.knowledge_base()
+    if kb is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="knowledge base index not built: run `kb build` (make run does)",
+        )
+    result = kb.search(q, k=5, lang=language)
+    entries = {e.id: e for e in kb.entries}
+    hits = []
+    for hit in result.hits:
+        entry = entries.get(hit.id)
+        question = entry.questions[0] if entry and entry.questions else hit.matched
+        hits.append(
+            KbHit(entry_id=hit.id, question=question, answer=hit.answer, score=hit.confidence)
+        )
+    return Page(data=hits, count=len(hits))
+
+
+def _principal_of(websocket: WebSocket, token: str) -> tuple[int, str] | None:
+    settings = websocket.app.state.settings
+    try:
+        claims = decode_access_token(token, settings.jwt_secret.get_secret_value())
+        agent_id = int(claims["sub"])
+    except (jwt.InvalidTokenError, ValueError, KeyError):
+        return None
+    with websocket.app.state.session_factory() as session:
+        agent = session.get(Agent, agent_id)
+        if agent is None or not agent.active:
+            return None
+        return agent.id, agent.role.value
+
+
+def _snapshot(desk: HandoffDesk, client: ConsoleClient) -> dict[str, Any]:
+    with desk.sessions() as session:
+        items = desk.queue_for(session, client.agent_id, client.sees_all)
+        session.commit()
+    return {"type": "queue", "data": [i.model_dump(mode="json") for i in items]}
+
+
+async def _send_loop(websocket: WebSocket, desk: HandoffDesk, client: ConsoleClient) -> None:
+    while True:
+        outbox = asyncio.ensure_future(client.outbox.get())
+        dirty = asyncio.ensure_future(client.queue_dirty.wait())
+        done, pending = await asyncio.wait({outbox, dirty}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if outbox in done:
+            await websocket.send_json(outbox.result())
+        if client.queue_dirty.is_set():
+            client.queue_dirty.clear()
+            await websocket.send_json(await run_in_threadpool(_snapshot, desk, client))
+
+
+@router.websocket("/console/ws")
+async def console_socket(websocket: WebSocket, token: str = "") -> None:
+    """Live events for one console; authenticated with the agent's token (query string)."""
+    who = await run_in_threadpool(_principal_of, websocket, token) if token else None
+    if who is None:
+        await websocket.close(code=POLICY_VIOLATION, reason="log in again")
+        return
+    await websocket.accept()
+    desk: HandoffDesk = websocket.app.state.desk
+    client = desk.hub.register(agent_id=who[0], role=who[1])
+    sender = asyncio.create_task(_send_loop(websocket, desk, client))
+    try:
+        while True:
+            message = await websocket.receive_json()
+            if isinstance(message, dict) and message.get("type") == "ping":
+                await client.outbox.put({"type": "pong"})
+    except (WebSocketDisconnect, ValueError, RuntimeError):
+        pass
+    finally:
+        desk.hub.unregister(client)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        logger.debug("console of agent %s disconnected", who[0])

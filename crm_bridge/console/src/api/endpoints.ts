@@ -1,0 +1,78 @@
+// Pure request builders: what to call, never how. Tested without a network.
+import type { Availability, CloseMode, Language } from "./types";
+
+export const API_PREFIX = "/api/v1";
+
+export type Method = "GET" | "POST" | "PUT";
+
+export interface ApiRequest {
+  method: Method;
+  path: string;
+  params?: Record<string, string>;
+  /** JSON body. */
+  json?: unknown;
+  /** application/x-www-form-urlencoded body (the OAuth2 password form). */
+  form?: Record<string, string>;
+}
+
+const handoff = (id: number) => `/handoff/${encodeURIComponent(String(id))}`;
+
+export const endpoints = {
+  login: (username: string, password: string): ApiRequest => ({
+    method: "POST",
+    path: "/login/access-token",
+    form: { username, password },
+  }),
+  me: (): ApiRequest => ({ method: "GET", path: "/agents/me" }),
+  setAvailability: (availability: Availability): ApiRequest => ({
+    method: "PUT",
+    path: "/agents/me/availability",
+    json: { availability },
+  }),
+  transferTargets: (): ApiRequest => ({ method: "GET", path: "/handoff/agents" }),
+  queue: (): ApiRequest => ({ method: "GET", path: "/handoff/queue" }),
+  options: (): ApiRequest => ({ method: "GET", path: "/handoff/options" }),
+  handoff: (id: number): ApiRequest => ({ method: "GET", path: handoff(id) }),
+  accept: (id: number): ApiRequest => ({ method: "POST", path: `${handoff(id)}/accept` }),
+  reply: (id: number, text: string): ApiRequest => ({
+    method: "POST",
+    path: `${handoff(id)}/messages`,
+    json: { text },
+  }),
+  note: (id: number, text: string): ApiRequest => ({
+    method: "POST",
+    path: `${handoff(id)}/notes`,
+    json: { text },
+  }),
+  transfer: (id: number, agentId: number): ApiRequest => ({
+    method: "POST",
+    path: `${handoff(id)}/transfer`,
+    json: { agent_id: agentId },
+  }),
+  close: (id: number, mode: CloseMode, resolutionCode: string | null): ApiRequest => ({
+    method: "POST",
+    path: `${handoff(id)}/close`,
+    json: resolutionCode ? { mode, resolution_code: resolutionCode } : { mode },
+  }),
+  kbSearch: (q: string, language: Language): ApiRequest => ({
+    method: "GET",
+    path: "/kb/search",
+    params: { q, language },
+  }),
+};
+
+/** The URL of a request, relative to the page's origin. */
+export function requestUrl(req: ApiRequest): string {
+  const query = req.params ? `?${new URLSearchParams(req.params).toString()}` : "";
+  return `${API_PREFIX}${req.path}${query}`;
+}
+
+/** The console WebSocket URL for a page at `location`. */
+export function socketUrl(location: { protocol: string; host: string }, token: string): string {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const query = new URLSearchParams({ token }).toString();
+  return `${scheme}//${location.host}${API_PREFIX}/console/ws?${query}`;
+}
+
+/** The longest reply the bridge accepts. */
+export const MAX_REPLY_CHARS = 4000;

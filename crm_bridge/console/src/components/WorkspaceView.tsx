@@ -1,0 +1,103 @@
+// The logged-in console: top bar, queue | conversation | customer, context and KB.
+import { useEffect } from "preact/hooks";
+
+import type { ApiClient } from "../api/client";
+import { isAcceptShortcut } from "../hooks/shortcuts";
+import { useI18n } from "../i18n";
+import { apiLanguage } from "../state/format";
+import { useWorkspace } from "../state/useWorkspace";
+import { ContextPanel } from "./ContextPanel";
+import { ConversationView } from "./ConversationView";
+import { CustomerPanel } from "./CustomerPanel";
+import { KbSearch } from "./KbSearch";
+import { NoticeBar } from "./NoticeBar";
+import { QueueList } from "./QueueList";
+import { TopBar } from "./TopBar";
+
+interface Props {
+  api: ApiClient;
+  token: string;
+  onLogout: () => void;
+}
+
+export function WorkspaceView({ api, token, onLogout }: Props) {
+  const { t } = useI18n();
+  const ws = useWorkspace(api, token);
+  const { detail, openId, acceptOldest, waitingCount } = ws;
+
+  // Alt+A anywhere: accept the handoff that has waited longest.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (isAcceptShortcut(e)) {
+        e.preventDefault();
+        acceptOldest();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [acceptOldest]);
+
+  useEffect(() => {
+    document.title = waitingCount > 0 ? `(${waitingCount}) ${t("appTitle")}` : t("appTitle");
+  }, [waitingCount, t]);
+
+  return (
+    <div class="workspace">
+      <TopBar
+        me={ws.me}
+        isSupervisor={ws.isSupervisor}
+        connection={ws.connection}
+        onAvailability={ws.setAvailability}
+        onLogout={onLogout}
+      />
+      <NoticeBar notice={ws.notice} onDismiss={ws.dismissNotice} />
+      <div class="columns">
+        <QueueList
+          queue={ws.queue}
+          openId={openId}
+          unread={ws.unread}
+          busy={ws.busy}
+          onOpen={ws.open}
+          onAccept={ws.accept}
+        />
+        {detail && openId !== null ? (
+          <>
+            <ConversationView
+              key={openId}
+              me={ws.me}
+              isSupervisor={ws.isSupervisor}
+              detail={detail}
+              transcript={ws.transcript}
+              pending={ws.pending}
+              options={ws.options}
+              targets={ws.targets}
+              draft={ws.draft}
+              busy={ws.busy}
+              onDraft={(text) => ws.setDraft(openId, text)}
+              onSend={(text, internal) => ws.send(openId, text, internal)}
+              onAccept={() => ws.accept(openId)}
+              onTransfer={(agentId) => ws.transfer(openId, agentId)}
+              onClose={(mode, code) => ws.close(openId, mode, code)}
+              onRefreshTargets={ws.refreshTargets}
+            />
+            <aside class="side">
+              <CustomerPanel customer={detail.customer} />
+              <ContextPanel context={detail.context} fallbackReason={detail.handoff.reason} />
+              <KbSearch
+                key={openId}
+                language={apiLanguage(detail.handoff.language)}
+                onSearch={ws.searchKb}
+                onInsert={(answer) => ws.insertIntoDraft(openId, answer)}
+              />
+            </aside>
+          </>
+        ) : (
+          <section class="conversation placeholder" data-testid="no-conversation">
+            <p class="muted">{ws.loading ? t("loading") : t("noConversation")}</p>
+            <p class="muted small">{t("shortcutsHelp")}</p>
+          </section>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,64 @@
+"""A website customer talking to Rasa's socket.io channel, as the widget does."""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+from typing import Any
+
+import socketio
+
+
+class SocketCustomer:
+    """One socket.io session with Rasa; bot messages are collected in order."""
+
+    def __init__(self, rasa_url: str, session_id: str | None = None) -> None:
+        self.session_id = session_id or f"web-{uuid.uuid4().hex[:12]}"
+        self.received: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.client = socketio.Client(reconnection=False)
+        confirmed = queue.Queue()
+        self.client.on("bot_uttered", self.received.put)
+        self.client.on("session_confirm", confirmed.put)
+        self.client.connect(rasa_url, transports=["websocket"], socketio_path="/socket.io")
+        self.client.emit("session_request", {"session_id": self.session_id})
+        confirmed.get(timeout=10)
+
+    def say(self, text: str, metadata: dict[str, Any] | None = None) -> None:
+        """Send a message (does not wait for answers)."""
+        body = {"message": text, "session_id": self.session_id, "metadata": metadata or {}}
+        self.client.emit("user_uttered", body)
+
+    def next(self, timeout: float = 20.0) -> dict[str, Any]:
+        """The next bot-side message (bot or agent), or AssertionError after ``timeout``."""
+        try:
+            return self.received.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no message for {self.session_id} in {timeout} s") from None
+
+    def wait_for(self, needle: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Skip messages until one whose text contains ``needle``."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                message = self.received.get(timeout=max(0.05, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(message.get("text"))
+            if needle in (message.get("text") or ""):
+                return message
+        raise AssertionError(f"{needle!r} not received; got {seen}")
+
+    def silent_for(self, seconds: float) -> bool:
+        """True when nothing arrives for ``seconds``."""
+        try:
+            message = self.received.get(timeout=seconds)
+        except queue.Empty:
+            return True
+        self.received.put(message)
+        return False
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
