@@ -76,15 +76,17 @@ class Settings(BaseSettings):
     OFFICE_DAYS: str = Field(default="1-7", pattern=r"^[1-7](-[1-7])?(,[1-7](-[1-7])?)*$")
     """Working days, ISO numbers (1 = Monday), e.g. ``1-5`` or ``1-5,7``."""
     OFFICE_TIMEZONE: str = "Asia/Shanghai"
-    ESCALATE_SENTIMENT_BELOW: float = Field(default=-0.75, ge=-1, le=1)
+    ESCALATE_SENTIMENT_BELOW: float = Field(default=-0.85, ge=-1, le=1)
     """A customer message scoring below this hands the conversation to a human."""
+    ESCALATE_SKIP_INTENTS: list[str] = ["complain", "kb_not_helpful", "deny", "rate"]
+    """Intents whose flows handle a negative customer themselves (the complaint flow escalates
+    strongly negative complaints; a "not helpful" vote offers a human): no sentiment trigger."""
     ESCALATE_TREND_TURNS: int = Field(default=3, ge=2, le=20)
     ESCALATE_TREND_DROP: float = Field(default=0.8, gt=0, le=2)
     """Sentiment falling by this much over the last ``ESCALATE_TREND_TURNS`` customer
     messages (each lower than the one before) hands the conversation to a human."""
     ESCALATE_KEYWORDS: list[str] = [
         "12315",
-        "12345",
         "消协",
         "消费者协会",
         "市场监管",

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from crm_bridge.core.text import substantive
+
 
 @dataclass(frozen=True)
 class EscalationRules:
@@ -31,8 +33,10 @@ class EscalationRules:
             escaped = re.escape(word.strip())
             if not escaped:
                 continue
-            # Latin words must stand alone ("sue" is not "issue"); Chinese needs no spaces.
-            parts.append(rf"(?<![A-Za-z]){escaped}(?![A-Za-z])" if word.isascii() else escaped)
+            # Latin words and numbers stand alone ("sue" is not "issue", 12315 is not part of
+            # an order number); Chinese needs no spaces.
+            bounded = rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
+            parts.append(bounded if word.isascii() else escaped)
         return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
     def reason(self, text: str, score: float | None, recent: Sequence[float]) -> str | None:
@@ -44,6 +48,8 @@ class EscalationRules:
         pattern = self._keyword_pattern
         if pattern is not None and text and pattern.search(text):
             return "legal_threat"
+        if not substantive(text):
+            return None  # "发票", "ok?": too short for the sentiment model to be trusted
         if score is not None and score < self.sentiment_below:
             return "negative_sentiment"
         window = list(recent)[-self.trend_turns :]

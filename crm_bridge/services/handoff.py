@@ -618,8 +618,11 @@ class HandoffDesk:
         sender = item["sender_id"]
         if reason is None or time.time() - self._triggered.get(sender, 0.0) < 60:
             return
-        if reason != "legal_threat" and message.get("intent") == "complain":
-            return  # the complaint flow scores the complaint and escalates it itself
+        if (
+            reason != "legal_threat"
+            and message.get("intent") in self.settings.ESCALATE_SKIP_INTENTS
+        ):
+            return  # that flow handles an unhappy customer itself
         recent_ticket = session.scalars(
             select(Escalation.id).where(
                 Escalation.sender_id == sender,

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 import jieba
 
+from crm_bridge.core.text import HAN, substantive
+
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)\s+")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+|\d{3,}|[A-Z]{2}\d+")
 STOP_WORDS = frozenset(
     """
@@ -35,23 +36,16 @@ def _sentences(text: str) -> list[str]:
 
 
 def _terms(sentence: str) -> list[str]:
-    if _HAN.search(sentence):
+    if HAN.search(sentence):
         words = [w.strip().lower() for w in jieba.lcut(sentence)]
     else:
         words = [w.lower() for w in _WORD.findall(sentence)]
     return [w for w in words if len(w) > 1 and w not in STOP_WORDS and not w.isspace()]
 
 
-def _informative(text: str) -> bool:
-    if not text or text.startswith("/"):
-        return False
-    han = len(_HAN.findall(text))
-    return han >= 4 if han else len(text.split()) >= 3
-
-
 def summarize(customer_texts: Sequence[str], max_chars: int = 240, max_sentences: int = 3) -> str:
     """The customer's most telling sentences, in order, within ``max_chars``."""
-    sentences = [s for text in customer_texts if _informative(text) for s in _sentences(text)]
+    sentences = [s for text in customer_texts if substantive(text) for s in _sentences(text)]
     if not sentences:
         return ""
     counts = Counter(term for s in sentences for term in set(_terms(s)))
@@ -70,5 +64,5 @@ def summarize(customer_texts: Sequence[str], max_chars: int = 240, max_sentences
             continue
         chosen.append((index, sentence[:max_chars]))
         used += len(sentence)
-    joiner = "" if _HAN.search(chosen[0][1]) else " "
+    joiner = "" if HAN.search(chosen[0][1]) else " "
     return joiner.join(sentence for _index, sentence in sorted(chosen))

@@ -58,9 +58,17 @@ class ConsoleAgent:
         return response.json()
 
 
+def _clear_queue(stack) -> None:
+    """A supervisor hands every open live handoff back to the bot: each test starts clean."""
+    supervisor = ConsoleAgent(stack, f"Supervisor {uuid.uuid4().hex[:4]}", [], AgentRole.SUPERVISOR)
+    for item in supervisor.call("GET", "/handoff/queue")["data"]:
+        supervisor.call("POST", f"/handoff/{item['id']}/close", json={"mode": "hand_back"})
+
+
 @contextmanager
 def agents(stack, *specs) -> Iterator[list[ConsoleAgent]]:
-    """Agents online for one test; offline afterwards so other tests see none."""
+    """Agents online for one test (after clearing the queue); offline afterwards."""
+    _clear_queue(stack)
     made = [ConsoleAgent(stack, name, langs) for name, langs in specs]
     for agent in made:
         agent.presence("online")
@@ -251,6 +259,7 @@ def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
     require_chromium()
     shots = ROOT / "var" / "artifacts" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
+    _clear_queue(stack)
     agent = ConsoleAgent(stack, f"周敏{uuid.uuid4().hex[:4]}", ["zh", "en"])
     customer = SocketCustomer(stack.rasa_url)
     try:
@@ -274,13 +283,27 @@ def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
                 customer.wait_for(agent.name)
             page.get_by_test_id("line").last.wait_for(timeout=10_000)
             # The customer's markup is shown as text, never run.
-            page.get_by_text("<script>alert(1)</script>", exact=False).first.wait_for()
-            customer.say("订单 DS01010003 一直没发货")
-            page.get_by_text("一直没发货", exact=False).first.wait_for(timeout=5_000)
+            transcript = page.get_by_test_id("transcript")
+            transcript.get_by_text("<script>alert(1)</script>").wait_for()
+            late = f"订单 DS01010003 一直没发货 {uuid.uuid4().hex[:4]}"
+            customer.say(late)
+            transcript.get_by_text(late).wait_for(timeout=5_000)
             page.screenshot(path=str(shots / "console-conversation.png"))
             page.get_by_test_id("composer").fill("您好，我马上为您查询")
             page.keyboard.press("Control+Enter")
             assert customer.wait_for("我马上为您查询")["text"] == "您好，我马上为您查询"
+            # A knowledge-base answer and a canned reply, inserted and sent.
+            page.get_by_test_id("kb-search-input").fill("退货运费谁出")
+            page.get_by_test_id("kb-search-button").click()
+            page.get_by_test_id("kb-insert").first.click()
+            inserted = page.get_by_test_id("composer").input_value()
+            assert "运费" in inserted, inserted
+            page.get_by_test_id("send-button").click()
+            assert "运费" in customer.wait_for("运费")["text"]
+            page.get_by_test_id("canned-picker").select_option("anything_else")
+            assert "其他" in page.get_by_test_id("composer").input_value()
+            page.get_by_test_id("composer").press("Control+Enter")
+            customer.wait_for("还有其他可以帮您的吗")
             page.get_by_test_id("resolution-select").select_option("answered")
             page.get_by_test_id("resolve-button").click()
             customer.wait_for("智能助手回来了")
@@ -288,3 +311,82 @@ def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
     finally:
         customer.close()
         agent.presence("offline")
+
+
+def _drain(ws, seconds: float) -> list[dict]:
+    events = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            events.append(json.loads(ws.recv(timeout=max(0.05, deadline - time.monotonic()))))
+        except TimeoutError:
+            break
+    return events
+
+
+def test_two_agents_two_customers_and_a_page_reload_lose_and_double_nothing(stack):
+    tag = uuid.uuid4().hex[:4]
+    with agents(stack, (f"陈静{tag}", ["zh"]), (f"Kate{tag}", ["en"])) as (chen, kate):
+        zh = SocketCustomer(stack.rasa_url)
+        en = SocketCustomer(stack.rasa_url)
+        try:
+            zh.say("转人工")
+            en.say("can I talk to a real person please")
+            assert chen.name in zh.wait_for("已为您接通")["text"]
+            assert kate.name in en.wait_for("will take it from here")["text"]
+            zh_id = _handoff_of([chen], zh.session_id)["id"]
+            en_id = _handoff_of([kate], en.session_id)["id"]
+            with connect(chen.ws_url) as chen_ws, connect(kate.ws_url) as kate_ws:
+                _drain(chen_ws, 0.5), _drain(kate_ws, 0.5)
+                # The customer reloads the page: a new socket, the same session.
+                zh.close()
+                zh = SocketCustomer(stack.rasa_url, session_id=zh.session_id)
+                marker = f"刷新后的消息{tag}"
+                zh.say(marker)
+                en.say(f"english only {tag}")
+                chen.call("POST", f"/handoff/{zh_id}/messages", json={"text": f"收到{tag}"})
+                kate.call("POST", f"/handoff/{en_id}/messages", json={"text": f"got it {tag}"})
+                assert zh.wait_for(f"收到{tag}")
+                assert en.wait_for(f"got it {tag}")
+                assert zh.silent_for(1.0) and en.silent_for(0.1)  # nothing twice, no cross-talk
+                chen_events = _drain(chen_ws, 1.5)
+                kate_events = _drain(kate_ws, 0.5)
+            chen_lines = [e["data"]["text"] for e in chen_events if e["type"] == "message"]
+            kate_lines = [e["data"]["text"] for e in kate_events if e["type"] == "message"]
+            assert chen_lines.count(marker) == 1 and f"english only {tag}" not in chen_lines
+            assert kate_lines.count(f"english only {tag}") == 1 and marker not in kate_lines
+            transcript = chen.call("GET", f"/handoff/{zh_id}")["transcript"]
+            texts = [line["text"] for line in transcript]
+            assert texts.count(marker) == 1 and texts.count(f"收到{tag}") == 1, texts
+            assert len({line["id"] for line in transcript}) == len(transcript)
+            # Agents see their own conversation, not each other's.
+            assert kate.api.get(f"/handoff/{zh_id}").status_code == 404
+            for agent, hid in ((chen, zh_id), (kate, en_id)):
+                agent.call("POST", f"/handoff/{hid}/close", json={"mode": "hand_back"})
+        finally:
+            zh.close()
+            en.close()
+
+
+def test_a_furious_complaint_goes_to_a_human_by_sentiment(stack):
+    tag = uuid.uuid4().hex[:4]
+    with agents(stack, (f"Ben{tag}", ["en"])) as (ben,):
+        customer = SocketCustomer(stack.rasa_url)
+        try:
+            customer.say("I want to make a complaint")
+            customer.wait_for("what happened")
+            customer.say(
+                "The parcel arrived smashed, worst and most useless shop ever, I am furious"
+            )
+            customer.next()  # which order?
+            customer.say("/deny")
+            joined = customer.wait_for("will take it from here", timeout=30)
+            assert ben.name in joined["text"]
+            handoff = _handoff_of([ben], customer.session_id)
+            assert handoff["reason"] == "negative_sentiment" and handoff["priority"] == "urgent"
+            detail = ben.call("GET", f"/handoff/{handoff['id']}")
+            assert min(detail["context"]["sentiment"]["per_turn"]) < -0.6
+            assert "smashed" in detail["context"]["summary"]
+            ben.call("POST", f"/handoff/{handoff['id']}/close", json={"mode": "hand_back"})
+        finally:
+            customer.close()

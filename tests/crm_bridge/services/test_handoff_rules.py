@@ -48,10 +48,12 @@ def test_the_summary_keeps_the_telling_sentences_in_both_languages():
         ("我会找律师", None, [], "legal_threat"),
         ("I'll SUE you", 0.1, [0.1], "legal_threat"),
         ("there is an issue with my order", 0.0, [0.0], None),  # "sue" inside "issue"
-        ("terrible", -0.9, [-0.9], "negative_sentiment"),
-        ("meh", -0.5, [0.6, 0.1, -0.5], "sentiment_falling"),
-        ("meh", -0.5, [0.2, 0.1, -0.5], None),  # falling, but not by 0.8
-        ("meh", -0.5, [0.6, -0.6, -0.5], None),  # not falling every turn
+        ("my order is DS12315678", 0.0, [0.0], None),  # a hotline number inside a number
+        ("this is terrible service", -0.9, [-0.9], "negative_sentiment"),
+        ("发票", -0.95, [-0.95], None),  # too short to trust the score
+        ("not sure about that", -0.5, [0.6, 0.1, -0.5], "sentiment_falling"),
+        ("not sure about that", -0.5, [0.2, 0.1, -0.5], None),  # falling, but not by 0.8
+        ("not sure about that", -0.5, [0.6, -0.6, -0.5], None),  # not falling every turn
     ],
 )
 def test_escalation_triggers(text, score, recent, reason):
