@@ -271,7 +271,7 @@ def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
             page.get_by_test_id("login-submit").click()
             page.get_by_test_id("availability-select").select_option("online")
             page.wait_for_timeout(500)
-            customer.say("转人工")
+            customer.say("转人工", stack.signed("demo-user-1"))  # 王芳, a diamond member
             hid = re.search(r"工单号 (\d+)", customer.wait_for("工单号")["text"]).group(1)
             customer.say("<script>alert(1)</script>")
             item = page.locator(f'[data-testid="queue-item"][data-handoff-id="{hid}"]')
@@ -283,6 +283,9 @@ def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
                 customer.wait_for(agent.name)
             page.get_by_test_id("line").last.wait_for(timeout=10_000)
             # The customer's markup is shown as text, never run.
+            panel = page.get_by_test_id("customer-panel")
+            panel.get_by_text("王芳").wait_for(timeout=5_000)
+            assert "DS01010003" in panel.inner_text()  # the last orders of the customer 360
             transcript = page.get_by_test_id("transcript")
             transcript.get_by_text("<script>alert(1)</script>").wait_for()
             late = f"订单 DS01010003 一直没发货 {uuid.uuid4().hex[:4]}"
