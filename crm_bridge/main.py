@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge import __version__
 from crm_bridge.api.console_static import mount_console
 from crm_bridge.api.main import api_router, root_router
+from crm_bridge.api.widget_static import mount_widget
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
 from crm_bridge.sentiment import SentimentDataError, SentimentScorer, ensure_model
@@ -139,4 +141,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(root_router)
     app.include_router(api_router)
     mount_console(app, settings.console_dir)
+    mount_widget(app, settings)
+    # The widget's history is read by shop pages on other origins (no credentials).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.WIDGET_ALLOWED_ORIGINS,
+        allow_methods=["GET"],
+        allow_credentials=False,
+    )
     return app

@@ -18,6 +18,7 @@ from crm_bridge.api.routes import (
     orders,
     reports,
     sentiment,
+    widget,
 )
 
 API_PREFIX = "/api/v1"
@@ -36,6 +37,7 @@ for module in (
     agents,
     reports,
     sentiment,
+    widget,
 ):
     api_router.include_router(module.router)
 

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     CONSOLE_DIR: Path | None = None
     """The built agent console served at ``/console/``; default ``VAR_DIR/console`` (where
     ``make setup`` builds it; relative paths mean the project root)."""
+    WIDGET_DIR: Path | None = None
+    """The built website widget (``widget.js``) served at ``/widget.js``; default
+    ``VAR_DIR/widget`` (where ``make setup`` builds it; relative paths mean the project root)."""
+    RASA_PUBLIC_URL: str | None = None
+    """Rasa's address as browsers reach it (the widget's socket.io); default ``RASA_URL``."""
+    WIDGET_ALLOWED_ORIGINS: list[str] = ["*"]
+    """Web origins whose pages may load the widget's history (CORS); ``*`` allows any."""
     MASK_STORED_TRANSCRIPTS: bool = False
     """Store message texts with phone numbers, e-mails, ID and bank cards masked."""
     CONVERSATION_IDLE_MINUTES: float = Field(default=30.0, gt=0)
@@ -132,6 +139,13 @@ class Settings(BaseSettings):
         if self.CONSOLE_DIR is None:
             return self.VAR_DIR / "console"
         return (ROOT / self.CONSOLE_DIR).resolve()
+
+    @property
+    def widget_dir(self) -> Path:
+        """Where the built widget is (``widget.js``)."""
+        if self.WIDGET_DIR is None:
+            return self.VAR_DIR / "widget"
+        return (ROOT / self.WIDGET_DIR).resolve()
 
     @property
     def events_db_url(self) -> str:

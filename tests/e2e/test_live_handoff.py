@@ -130,7 +130,9 @@ def test_chinese_customer_asks_for_a_human_and_is_served_end_to_end(stack):
                 # Two replies in a row both reach the socket (Rasa issue #5486).
                 first = mine.call("POST", f"/handoff/{hid}/messages", json={"text": "您好，我来查"})
                 mine.call("POST", f"/handoff/{hid}/messages", json={"text": "<b>马上</b>就好"})
-                assert customer.wait_for("您好，我来查")["text"] == "您好，我来查"
+                reply = customer.wait_for("您好，我来查")
+                assert reply["text"] == "您好，我来查"
+                assert reply["metadata"] == {"agent": {"name": mine.name}}  # no agent id
                 assert customer.wait_for("马上")["text"] == "<b>马上</b>就好"
                 pushed = _next_event(ws, "message", where=lambda e: e["data"]["role"] == "agent")
                 assert pushed["data"]["id"] == first["id"]  # one id: no double in the console

@@ -1,0 +1,78 @@
+"""Rasa's socket.io channel, with the message metadata the website widget needs.
+
+Rasa's own ``SocketIOOutput`` sends only the text and the buttons of a bot message. The widget
+also needs to know that a message is a knowledge answer (to offer "was this helpful?"), that an
+agent wrote it (to show the name), or that it is a handoff notice. This channel keeps Rasa's
+behaviour and adds a ``metadata`` object with those keys only; nothing else of the tracker
+leaves the server. Its name stays ``socketio``, so replies injected through Rasa's API with
+``output_channel=socketio`` use it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from sanic import Blueprint
+
+PUBLIC_KEYS = ("kb_entry_id", "kb_decision")
+
+
+def public_metadata(message: dict[str, Any]) -> dict[str, Any]:
+    """The part of a bot message's metadata a browser may see."""
+    metadata: dict[str, Any] = {
+        key: message[key] for key in PUBLIC_KEYS if isinstance(message.get(key), str)
+    }
+    agent = message.get("agent")
+    if isinstance(agent, dict) and isinstance(agent.get("name"), str):
+        metadata["agent"] = {"name": agent["name"]}
+    handoff = message.get("handoff")
+    if isinstance(handoff, dict) and isinstance(handoff.get("event"), str):
+        metadata["handoff"] = {
+            "event": handoff["event"],
+            "agent": handoff.get("agent") if isinstance(handoff.get("agent"), str) else None,
+        }
+    return metadata
+
+
+class WidgetSocketIOOutput(SocketIOOutput):
+    """Emits bot messages with their public metadata."""
+
+    def __init__(self, sio: Any, bot_message_evt: str) -> None:
+        super().__init__(sio, bot_message_evt)
+        self._metadata: dict[str, Any] = {}
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Remember the metadata of this message while Rasa's code sends its parts."""
+        self._metadata = public_metadata(message)
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            self._metadata = {}
+
+    async def _send_message(self, socket_id: str, response: Any) -> None:
+        if self._metadata and isinstance(response, dict):
+            response = {**response, "metadata": self._metadata}
+        await super()._send_message(socket_id, response)
+
+
+class WidgetSocketIOInput(SocketIOInput):
+    """Rasa's socket.io input whose replies go out through :class:`WidgetSocketIOOutput`."""
+
+    def get_output_channel(self) -> WidgetSocketIOOutput | None:
+        """The output for messages sent through Rasa's API (agent replies, notices)."""
+        if self.sio is None:
+            return None
+        return WidgetSocketIOOutput(self.sio, self.bot_message_evt)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's blueprint; each customer message answers through the widget output."""
+
+        async def answer_with_metadata(message: UserMessage) -> Any:
+            if self.sio is not None:
+                message.output_channel = WidgetSocketIOOutput(self.sio, self.bot_message_evt)
+            return await on_new_message(message)
+
+        return super().blueprint(answer_with_metadata)
