@@ -20,6 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from crm_bridge.models import IngestCursor
 from crm_bridge.services.ingest import EventIngestor, RasaEvent
@@ -28,7 +29,11 @@ logger = logging.getLogger(__name__)
 
 
 def _source_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    if url.startswith("sqlite"):
+        # A new connection per poll: a pooled one would keep reading a deleted events.db.
+        engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+    else:
+        engine = create_engine(url)
     if url.startswith("sqlite"):
         # WAL lets us read while Rasa writes; the mode sticks to the file. Best effort: the
         # switch fails harmlessly if Rasa holds a write lock at this moment.
@@ -88,6 +93,13 @@ class SqlBrokerTail:
                     return 0  # Rasa has not created its table yet
                 raise
             if not rows:
+                if cursor.position and self._source_was_reset(cursor.position):
+                    logger.warning(
+                        "Rasa's event table restarted below position %s (the broker database "
+                        "was recreated): reading it from the start; seen events are skipped",
+                        cursor.position,
+                    )
+                    cursor.position = 0
                 return 0
             events = []
             for row_id, sender_id, data in rows:
@@ -98,6 +110,12 @@ class SqlBrokerTail:
             self.ingestor.apply(session, events)
             cursor.position = rows[-1][0]
         return len(rows)
+
+    def _source_was_reset(self, position: int) -> bool:
+        """True when the table's ids end below our position (e.g. ``events.db`` deleted)."""
+        with self.engine.connect() as source:
+            highest = source.execute(text("SELECT MAX(id) FROM events")).scalar()
+        return (highest or 0) < position
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Poll until ``stop`` is set; errors are logged and retried with backoff."""

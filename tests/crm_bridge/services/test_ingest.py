@@ -128,3 +128,37 @@ def test_transcripts_can_be_stored_masked(sessions):
     with sessions() as session:
         texts = session.scalars(select(Message.text).order_by(Message.id)).all()
     assert texts == ["我的手机是[phone]", "已记录 [email]"]
+
+
+def test_a_recreated_broker_table_is_read_from_the_start(sessions, tmp_path):
+    import json as json_lib
+    import sqlite3
+
+    from crm_bridge.services.event_sources import SqlBrokerTail
+
+    events_db = tmp_path / "events.db"
+
+    def write(rows):
+        with sqlite3.connect(events_db) as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, sender_id TEXT,"
+                " data TEXT)"
+            )
+            db.executemany(
+                "INSERT INTO events (sender_id, data) VALUES (?, ?)",
+                [(r["sender_id"], json_lib.dumps(r)) for r in rows],
+            )
+
+    write([ev.user("r1", "hello", language="en"), ev.bot("r1", "Hi!"), ev.user("r1", "ok")])
+    tail = SqlBrokerTail(
+        f"sqlite:///{events_db}", sessions, EventIngestor(None, timedelta(minutes=30))
+    )
+    assert tail.poll_once() == 3
+    events_db.unlink()  # Rasa's broker database deleted; the CRM keeps its position (3)
+    write([ev.user("r2", "你好", language="zh")])
+    assert tail.poll_once() == 0  # notices the reset
+    assert tail.poll_once() == 1
+    with sessions() as session:
+        senders = set(session.scalars(select(Conversation.sender_id)))
+    assert senders == {"r1", "r2"}
+    tail.engine.dispose()
