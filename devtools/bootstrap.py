@@ -6,7 +6,8 @@ Standard library only: this runs before any environment exists (``python3 devtoo
 - services env (``var/venvs/services``): Python 3.11 with this project installed editable
   from ``pyproject.toml``, pinned by ``requirements/services.lock``.
 
-Then it builds the agent console (``devtools/frontend.py``: npm, only when its sources changed).
+Then it builds the front-ends, the agent console and the website widget (``devtools/frontend.py``:
+npm, each only when its sources changed).
 
 Each environment carries a stamp file holding the hash of what it was built from (the
 requirement files, the interpreter version and the install command), so a re-run when nothing
@@ -239,9 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the environments live (env CSA_VENV_DIR; default var/venvs)",
     )
     parser.add_argument(
+        "--no-frontends",
         "--no-console",
+        dest="no_frontends",
         action="store_true",
-        help="do not build the agent console (built by default when all envs are set up)",
+        help="do not build the front-ends, the agent console and the website widget (built by "
+        "default when all envs are set up)",
     )
     parser.add_argument(
         "--find-python",
@@ -260,8 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for spec in env_specs():
                 if not args.envs or spec.name in args.envs:
                     ensure_env(spec, args.venv_root)
-        if not args.envs and not args.no_console:
-            frontend.build_console()
+        if not args.envs and not args.no_frontends:
+            frontend.build_all()
     except (SetupError, frontend.FrontendError) as err:
         print(f"[setup] error: {err}", file=sys.stderr)
         return 1

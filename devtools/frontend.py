@@ -1,16 +1,24 @@
-"""Build the agent console (``crm_bridge/console/``: Preact + TypeScript + Vite) with npm.
+"""Build the project's front-ends with npm: the agent console and the website widget.
 
 Standard library only, like ``bootstrap.py``, which calls it after the environments are set up
-(``python3 devtools/frontend.py [--force]`` runs it alone).
+(``python3 devtools/frontend.py [--force] [--only console|widget]`` runs it alone).
+
+Each front-end is a :class:`Frontend`: an npm project (Preact + TypeScript + Vite) with its
+own output folder. For each one:
 
 - ``npm ci`` runs only when ``package-lock.json`` changed since the last install (a stamp in
   ``node_modules/``) or ``node_modules`` is missing.
 - ``npm run build`` (type-check, then bundle) runs only when the hash of what the bundle is
-  built from (package files, Vite and TypeScript config, ``index.html``, ``src/``) differs
-  from the stamp in the output folder, so a re-run when nothing changed takes milliseconds.
+  built from (package files, Vite and TypeScript config, ``index.html``, ``src/``,
+  ``scripts/``) differs from the stamp in the output folder, so a re-run when nothing changed
+  takes milliseconds.
 
-The output folder is ``CSA_CONSOLE_OUT_DIR`` (relative paths mean the project root), default
-``var/console``; the bridge serves it at ``/console/`` (``CSA_BRIDGE_CONSOLE_DIR``).
+Output folders (relative paths mean the project root):
+
+- agent console (``crm_bridge/console/``): ``CSA_CONSOLE_OUT_DIR``, default ``var/console``;
+  the bridge serves it at ``/console/`` (``CSA_BRIDGE_CONSOLE_DIR``).
+- website widget (``web_widget/``): ``CSA_WIDGET_OUT_DIR``, default ``var/widget``; the bridge
+  serves its ``widget.js`` at ``/widget.js`` (``CSA_BRIDGE_WIDGET_DIR``).
 """
 
 from __future__ import annotations
@@ -26,27 +34,69 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONSOLE_SOURCE = ROOT / "crm_bridge" / "console"
 STAMP_NAME = ".csa-stamp.json"
 INSTALL_STAMP = Path("node_modules") / ".csa-install-stamp.json"
 INPUT_FILES = ("package.json", "package-lock.json", "index.html", "vite.config.ts")
 INPUT_GLOBS = ("tsconfig*.json",)
-INPUT_DIRS = ("src",)
-OUT_DIR_VAR = "CSA_CONSOLE_OUT_DIR"
+INPUT_DIRS = ("src", "scripts")
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """One npm front-end project of the repository and where its build goes."""
+
+    name: str
+    """Short name (``--only``, log lines)."""
+    title: str
+    """What it is, for messages."""
+    source: Path
+    """The npm project (``package.json`` …)."""
+    out_var: str
+    """Environment variable naming the output folder (also passed to ``npm run build``)."""
+    default_out: str
+    """Output folder when the variable is unset, relative to the project root."""
+    built_file: str
+    """A file every successful build writes into the output folder."""
+
+    def out_dir(self, environ: Mapping[str, str] | None = None) -> Path:
+        """Where the build goes: ``$out_var`` (relative to the root) or ``default_out``."""
+        environ = os.environ if environ is None else environ
+        configured = environ.get(self.out_var)
+        return (ROOT / configured).resolve() if configured else ROOT / self.default_out
+
+
+CONSOLE = Frontend(
+    name="console",
+    title="agent console",
+    source=ROOT / "crm_bridge" / "console",
+    out_var="CSA_CONSOLE_OUT_DIR",
+    default_out="var/console",
+    built_file="index.html",
+)
+WIDGET = Frontend(
+    name="widget",
+    title="website widget",
+    source=ROOT / "web_widget",
+    out_var="CSA_WIDGET_OUT_DIR",
+    default_out="var/widget",
+    built_file="widget.js",
+)
+FRONTENDS = (CONSOLE, WIDGET)
+CONSOLE_SOURCE = CONSOLE.source
+OUT_DIR_VAR = CONSOLE.out_var
 
 
 class FrontendError(RuntimeError):
-    """The console could not be built; the message says what to do."""
+    """A front-end could not be built; the message says what to do."""
 
 
-def out_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where the built console goes: ``CSA_CONSOLE_OUT_DIR`` or ``<root>/var/console``."""
-    environ = os.environ if environ is None else environ
-    configured = environ.get(OUT_DIR_VAR)
-    return (ROOT / configured).resolve() if configured else ROOT / "var" / "console"
+def out_dir(environ: Mapping[str, str] | None = None, frontend: Frontend = CONSOLE) -> Path:
+    """Where ``frontend`` (default: the console) is built; see :meth:`Frontend.out_dir`."""
+    return frontend.out_dir(environ)
 
 
 def input_files(source: Path = CONSOLE_SOURCE) -> list[Path]:
@@ -74,7 +124,7 @@ def lock_hash(source: Path = CONSOLE_SOURCE) -> str:
     """Hash of ``package-lock.json`` (what ``npm ci`` installs)."""
     lock = source / "package-lock.json"
     if not lock.is_file():
-        raise FrontendError(f"{lock} is missing: the console's dependencies must be pinned.")
+        raise FrontendError(f"{lock} is missing: the front-end's dependencies must be pinned.")
     return hashlib.sha256(lock.read_bytes()).hexdigest()
 
 
@@ -89,10 +139,13 @@ def needs_install(source: Path = CONSOLE_SOURCE) -> bool:
     return _stamp_hash(source / INSTALL_STAMP) != lock_hash(source)
 
 
-def needs_build(source: Path = CONSOLE_SOURCE, out: Path | None = None) -> bool:
-    """True when the built console is missing or was built from other inputs."""
-    out = out_dir() if out is None else out
-    if not (out / "index.html").is_file():
+def needs_build(
+    source: Path | None = None, out: Path | None = None, frontend: Frontend = CONSOLE
+) -> bool:
+    """True when ``frontend``'s build is missing or was built from other inputs."""
+    source = frontend.source if source is None else source
+    out = frontend.out_dir() if out is None else out
+    if not (out / frontend.built_file).is_file():
         return True
     return _stamp_hash(out / STAMP_NAME) != input_hash(source)
 
@@ -112,9 +165,9 @@ def find_npm(environ: Mapping[str, str] | None = None) -> str:
     npm = shutil.which("npm", path=environ.get("PATH", ""))
     if npm is None:
         raise FrontendError(
-            "`npm` was not found on PATH: building the agent console needs Node.js 20.19 or "
-            "newer with npm. Install them (for example `apt-get install nodejs npm`, or from "
-            "https://nodejs.org), then run the command again."
+            "`npm` was not found on PATH: building the agent console and the website widget "
+            "needs Node.js 20.19 or newer with npm. Install them (for example `apt-get install "
+            "nodejs npm`, or from https://nodejs.org), then run the command again."
         )
     return npm
 
@@ -125,7 +178,8 @@ def _run(cmd: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
     if result.returncode != 0:
         raise FrontendError(
             f"`{' '.join(cmd)}` (in {cwd}) failed with exit code {result.returncode}; "
-            "see the output above (network to the npm registry? a TypeScript error?)."
+            "see the output above (network to the npm registry? a TypeScript error? "
+            "a bundle over its size budget?)."
         )
 
 
@@ -141,6 +195,56 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def build(
+    frontend: Frontend,
+    force: bool = False,
+    *,
+    source: Path | None = None,
+    out: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """Install a front-end's npm packages and build it when its inputs changed.
+
+    Args:
+        frontend: which front-end (:data:`CONSOLE`, :data:`WIDGET`).
+        force: run ``npm ci`` and ``npm run build`` even if the stamps say nothing changed.
+        source: the npm project (default ``frontend.source``).
+        out: the output folder (default ``frontend.out_dir()``).
+        environ: environment of the npm commands (default ``os.environ``).
+
+    Returns:
+        The output folder, holding ``frontend.built_file``.
+
+    Raises:
+        FrontendError: npm is missing or a command failed.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    source = frontend.source if source is None else source
+    out = frontend.out_dir(environ) if out is None else out
+    with _locked(out.parent / f".{out.name}-build.lock"):
+        wanted = input_hash(source)
+        built = (out / frontend.built_file).is_file() and _stamp_hash(out / STAMP_NAME) == wanted
+        if built and not force:
+            print(f"[setup] {frontend.name} up to date ({out})", flush=True)
+            return out
+        npm = find_npm(environ)
+        started = time.monotonic()
+        if force or needs_install(source):
+            print(f"[setup] installing the {frontend.title}'s npm packages in {source}", flush=True)
+            (source / INSTALL_STAMP).unlink(missing_ok=True)
+            _run([npm, "ci", "--no-audit", "--no-fund"], source, environ)
+            _write_stamp(source / INSTALL_STAMP, lock_hash(source))
+        print(f"[setup] building the {frontend.title} into {out}", flush=True)
+        (out / STAMP_NAME).unlink(missing_ok=True)
+        _run([npm, "run", "build"], source, {**environ, frontend.out_var: str(out)})
+        if not (out / frontend.built_file).is_file():
+            raise FrontendError(f"`npm run build` did not write {out / frontend.built_file}.")
+        _write_stamp(out / STAMP_NAME, wanted)
+        elapsed = time.monotonic() - started
+        print(f"[setup] {frontend.name} built in {elapsed:.1f} s ({out})", flush=True)
+        return out
+
+
 def build_console(
     force: bool = False,
     *,
@@ -148,52 +252,49 @@ def build_console(
     out: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Path:
-    """Install the console's npm packages and build it when its inputs changed.
+    """Build the agent console if needed (see :func:`build`); returns its output folder."""
+    return build(CONSOLE, force, source=source, out=out, environ=environ)
 
-    Args:
-        force: run ``npm ci`` and ``npm run build`` even if the stamps say nothing changed.
-        source: the console project (``package.json`` …).
-        out: the output folder (default :func:`out_dir`).
-        environ: environment of the npm commands (default ``os.environ``).
 
-    Returns:
-        The output folder, holding ``index.html`` and ``assets/``.
+def build_widget(
+    force: bool = False,
+    *,
+    source: Path | None = None,
+    out: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """Build the website widget if needed (see :func:`build`); returns its output folder."""
+    return build(WIDGET, force, source=source, out=out, environ=environ)
 
-    Raises:
-        FrontendError: npm is missing or a command failed.
-    """
-    environ = dict(os.environ if environ is None else environ)
-    out = out_dir(environ) if out is None else out
-    with _locked(out.parent / f".{out.name}-build.lock"):
-        wanted = input_hash(source)
-        built = (out / "index.html").is_file() and _stamp_hash(out / STAMP_NAME) == wanted
-        if built and not force:
-            print(f"[setup] console up to date ({out})", flush=True)
-            return out
-        npm = find_npm(environ)
-        started = time.monotonic()
-        if force or needs_install(source):
-            print(f"[setup] installing the console's npm packages in {source}", flush=True)
-            (source / INSTALL_STAMP).unlink(missing_ok=True)
-            _run([npm, "ci", "--no-audit", "--no-fund"], source, environ)
-            _write_stamp(source / INSTALL_STAMP, lock_hash(source))
-        print(f"[setup] building the console into {out}", flush=True)
-        (out / STAMP_NAME).unlink(missing_ok=True)
-        _run([npm, "run", "build"], source, {**environ, OUT_DIR_VAR: str(out)})
-        if not (out / "index.html").is_file():
-            raise FrontendError(f"`npm run build` did not write {out / 'index.html'}.")
-        _write_stamp(out / STAMP_NAME, wanted)
-        print(f"[setup] console built in {time.monotonic() - started:.1f} s ({out})", flush=True)
-        return out
+
+def build_all(
+    force: bool = False,
+    *,
+    only: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Build every front-end (or those named in ``only``) that needs it, in turn."""
+    return [
+        build(frontend, force, environ=environ)
+        for frontend in FRONTENDS
+        if not only or frontend.name in only
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Build the console if needed (``--force``: always)."""
+    """Build the front-ends if needed (``--force``: always; ``--only NAME``: just that one)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="install and build even if unchanged")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[frontend.name for frontend in FRONTENDS],
+        default=[],
+        help="build only this front-end (may be repeated)",
+    )
     args = parser.parse_args(argv)
     try:
-        build_console(force=args.force)
+        build_all(force=args.force, only=args.only)
     except FrontendError as err:
         print(f"[setup] error: {err}", file=sys.stderr)
         return 1

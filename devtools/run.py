@@ -67,9 +67,11 @@ def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str
         "CSA_ACTIONS_URL": settings.url(settings.ACTIONS_PORT) + "/webhook",
         "CSA_BRIDGE_HOST": settings.HOST,
         "CSA_BRIDGE_RASA_URL": settings.url(settings.RASA_PORT),
-        # The console is built once per checkout (make setup), whatever var dir a run uses.
+        # The front-ends are built once per checkout (make setup), whatever var dir a run uses.
         "CSA_BRIDGE_CONSOLE_DIR": os.environ.get("CSA_BRIDGE_CONSOLE_DIR")
-        or str(frontend.out_dir()),
+        or str(frontend.CONSOLE.out_dir()),
+        "CSA_BRIDGE_WIDGET_DIR": os.environ.get("CSA_BRIDGE_WIDGET_DIR")
+        or str(frontend.WIDGET.out_dir()),
         **broker_env(settings),
         "CSA_ACTIONS_BRIDGE_URL": settings.url(settings.BRIDGE_PORT),
         "RASA_TELEMETRY_ENABLED": "false",

@@ -26,7 +26,7 @@ class SocketCustomer:
 
     def say(self, text: str, metadata: dict[str, Any] | None = None) -> None:
         """Send a message (does not wait for answers)."""
-        body = {"message": text, "session_id": self.session_id, "metadata": metadata or {}}
+        body = {"message": text, "session_id": self.session_id, "customData": metadata or {}}
         self.client.emit("user_uttered", body)
 
     def next(self, timeout: float = 20.0) -> dict[str, Any]:

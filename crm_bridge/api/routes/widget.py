@@ -23,6 +23,7 @@ router = APIRouter(prefix="/widget", tags=["widget"])
 WIDGET_SESSION = r"^w_[0-9a-f]{32}$"
 WIDGET_CHANNEL = "socketio"
 HISTORY_LIMIT = 200
+FEEDBACK_PAYLOADS = ("/kb_helpful", "/kb_not_helpful")
 
 
 class WidgetLine(BaseModel):
@@ -59,8 +60,8 @@ def history(
     lines = []
     for message in reversed(messages):
         item = transcript_item(message)
-        if item.internal or not item.text:
-            continue
+        if item.internal or not item.text or item.text.startswith(FEEDBACK_PAYLOADS):
+            continue  # "was this helpful?" votes are sent silently; the widget shows no bubble
         lines.append(
             WidgetLine(
                 id=item.id,

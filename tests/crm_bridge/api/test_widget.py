@@ -54,6 +54,7 @@ def test_history_serves_a_widget_session_without_internal_notes(tmp_path):
             [
                 ("customer", "你好", {}),
                 ("bot", "您好！", {}),
+                ("customer", '/kb_helpful{"kb_entry":"x"}', {}),
                 ("system", "内部备注", {"internal": True, "agent": {"name": "李娜"}}),
                 ("agent", "<b>我来帮您</b>", {"agent": {"id": 1, "name": "李娜"}}),
             ],
