@@ -48,10 +48,22 @@ def procfile_names(procfile: Path) -> list[str]:
     return names
 
 
+# bot/credentials.yml names these; Rasa refuses unset variables, so unset means "not used".
+WECHAT_DEFAULTS = {
+    "CSA_WECHAT_TOKEN": "",
+    "CSA_WECHAT_ENCODING_AES_KEY": "",
+    "CSA_WECHAT_APP_ID": "",
+    "CSA_WECHAT_APP_SECRET": "",
+    "CSA_WECHAT_API_BASE": "https://api.weixin.qq.com",
+    "CSA_CALLBACK_URL": "",
+}
+
+
 def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str]:
     """Environment of the processes: where everything is and how they reach each other."""
     var = settings.VAR_DIR.resolve()
     return {
+        **WECHAT_DEFAULTS,
         **os.environ,
         "CSA_VAR_DIR": str(var),
         "CSA_HOST": settings.HOST,

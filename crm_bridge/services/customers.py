@@ -59,6 +59,42 @@ def surviving(session: Session, customer: Customer | None) -> Customer | None:
     return customer
 
 
+def link_identity(
+    session: Session, customer: Customer, channel: str, external_id: str, verified: bool
+) -> CustomerIdentity:
+    """Attach a chat account to a customer, with that account's earlier conversations.
+
+    An agent who checked who it is, or a verified phone / e-mail match, makes the link.
+    """
+    owner = find_by_identity(session, channel, external_id)
+    if owner is not None and owner.id != customer.id:
+        raise CustomerError(
+            f"identity {channel}:{external_id} belongs to customer {owner.id}; merge the two"
+        )
+    identity = session.scalars(
+        select(CustomerIdentity).where(
+            CustomerIdentity.channel == channel, CustomerIdentity.external_id == external_id
+        )
+    ).first()
+    if identity is None:
+        identity = CustomerIdentity(
+            customer_id=customer.id, channel=channel, external_id=external_id, verified=verified
+        )
+        session.add(identity)
+    identity.verified = identity.verified or verified
+    session.execute(
+        update(Conversation)
+        .where(
+            Conversation.sender_id == external_id,
+            Conversation.channel == channel,
+            Conversation.customer_id.is_(None),
+        )
+        .values(customer_id=customer.id)
+    )
+    session.flush()
+    return identity
+
+
 def merge_customers(session: Session, target: Customer, source: Customer) -> Customer:
     """Move everything of ``source`` to ``target`` (统一客户视图); ``source`` stays as a pointer."""
     if target.id == source.id:

@@ -24,6 +24,8 @@ import pytest
 
 from devtools.config import ROOT
 from devtools.run import READY_LINE
+from tests.utils.callback_receiver import CallbackReceiver
+from tests.utils.fake_wechat import APP_ID, APP_SECRET, FakeWeChat
 from tests.utils.processes import free_port, pid_alive, started_pids, wait_for_text
 
 
@@ -109,8 +111,40 @@ def running_stack(var_dir: Path, **settings: str) -> Iterator[Stack]:
     assert not leftovers, f"processes still running after Ctrl-C: {leftovers}"
 
 
+WECHAT_TOKEN = "e2e-wechat-token"
+WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The system in its embedded default configuration."""
-    with running_stack(tmp_path_factory.mktemp("var")) as running:
+def fake_wechat() -> Iterator[FakeWeChat]:
+    """The WeChat platform API, stubbed at its HTTP boundary."""
+    fake = FakeWeChat()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="session")
+def callback_receiver() -> Iterator[CallbackReceiver]:
+    """Where Rasa's callback channel posts the bot's replies."""
+    receiver = CallbackReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_wechat: FakeWeChat,
+    callback_receiver: CallbackReceiver,
+) -> Iterator[Stack]:
+    """The system in its embedded default configuration (WeChat pointed at the stub)."""
+    wechat = {
+        "CALLBACK_URL": callback_receiver.url,
+        "WECHAT_TOKEN": WECHAT_TOKEN,
+        "WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY,
+        "WECHAT_APP_ID": APP_ID,
+        "WECHAT_APP_SECRET": APP_SECRET,
+        "WECHAT_API_BASE": fake_wechat.url,
+    }
+    with running_stack(tmp_path_factory.mktemp("var"), **wechat) as running:
         yield running

@@ -27,6 +27,8 @@ from crm_bridge.schemas import (
     CustomerPublic,
     CustomerUpdate,
     ExpiringPoints,
+    IdentityIn,
+    IdentityPublic,
     LoyaltyPublic,
     MergeRequest,
     Page,
@@ -36,6 +38,7 @@ from crm_bridge.services.customers import (
     CustomerError,
     create_customer,
     find_by_identity,
+    link_identity,
     merge_customers,
     sentiment_history,
     surviving,
@@ -46,6 +49,7 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 Reader = Annotated[Principal, Depends(require(SERVICE, *STAFF))]
 Writer = Annotated[Principal, Depends(require(SERVICE, *STAFF))]
 Manager = Annotated[Principal, Depends(require(*MANAGERS))]
+Agent = Annotated[Principal, Depends(require(*STAFF))]
 
 
 def _get(session: SessionDep, customer_id: int) -> Customer:
@@ -210,6 +214,26 @@ def update_customer(
     audit(session, principal.name, "update", "customer", customer.id, fields=sorted(changes))
     session.commit()
     return CustomerPublic.model_validate(_get(session, customer_id))
+
+
+@router.post(
+    "/{customer_id}/identities",
+    response_model=IdentityPublic,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="customers-link_identity",
+)
+def link(
+    session: SessionDep, principal: Agent, customer_id: RowId, body: IdentityIn
+) -> IdentityPublic:
+    """Link a chat account (channel + id) to the customer; its conversations follow."""
+    customer = _get(session, customer_id)
+    try:
+        identity = link_identity(session, customer, body.channel, body.external_id, body.verified)
+    except CustomerError as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from err
+    audit(session, principal.name, "link", "customer", customer.id, channel=body.channel)
+    session.commit()
+    return IdentityPublic.model_validate(identity)
 
 
 @router.post("/{customer_id}/merge", response_model=CustomerPublic, operation_id="customers-merge")

@@ -97,3 +97,34 @@ def test_merge_moves_identities_orders_and_points(api, db):
         f"/api/v1/customers/{web.id}/merge", json={"source_id": app.id}, headers=api.as_("admin")
     )
     assert twice.status_code == 409
+
+
+def test_linking_a_chat_account_brings_its_conversations_into_the_360(api, db):
+    customer = make_customer(db, name="张伟", identities=[("site", f"u-{_uid()}", True)])
+    other = make_customer(db, name="Someone else")
+    open_id = f"o{_uid()}"
+    db.add_all(
+        [
+            Conversation(sender_id=open_id, channel="wechat", status=ConversationStatus.BOT),
+            Conversation(sender_id=open_id, channel="telegram", status=ConversationStatus.BOT),
+        ]
+    )
+    db.commit()
+    body = {"channel": "wechat", "external_id": open_id, "verified": True}
+    linked = api.client.post(
+        f"/api/v1/customers/{customer.id}/identities", json=body, headers=api.as_("agent")
+    )
+    assert linked.status_code == 201, linked.text
+    view = api.client.get(f"/api/v1/customers/{customer.id}", headers=api.as_("agent")).json()
+    assert [c["channel"] for c in view["conversations"]] == ["wechat"]  # not the telegram one
+    assert {"channel": "wechat", "external_id": open_id, "verified": True} in view["customer"][
+        "identities"
+    ]
+    taken = api.client.post(
+        f"/api/v1/customers/{other.id}/identities", json=body, headers=api.as_("agent")
+    )
+    assert taken.status_code == 409 and "merge" in taken.json()["detail"]
+    again = api.client.post(
+        f"/api/v1/customers/{customer.id}/identities", json=body, headers=api.as_("supervisor")
+    )
+    assert again.status_code == 201
