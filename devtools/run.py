@@ -28,7 +28,7 @@ from crm_bridge.sentiment.train import is_trained
 from devtools import frontend
 from devtools.config import ROOT, LauncherSettings
 from devtools.model import TrainingError, ensure_model
-from devtools.secret_files import BRIDGE_API_KEY, RASA_TOKEN, ensure_secret
+from devtools.secret_files import BRIDGE_API_KEY, RASA_TOKEN, SITE_IDENTITY_SECRET, ensure_secret
 from knowledge_base.cli import main as kb_main
 from knowledge_base.config import get_settings as get_kb_settings
 
@@ -306,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for folder in ("rasa", "log"):
         (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
     ensure_secret(settings.VAR_DIR, BRIDGE_API_KEY)
+    ensure_secret(settings.VAR_DIR, SITE_IDENTITY_SECRET)  # the demo shop signs with it
     model = None
     if not args.no_train:
         try:

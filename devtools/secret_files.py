@@ -8,6 +8,7 @@ from crm_bridge.core.security import read_or_create_secret
 
 RASA_TOKEN = "rasa_token"
 BRIDGE_API_KEY = "bridge_api_key"
+SITE_IDENTITY_SECRET = "site_identity_secret"
 
 
 def ensure_secret(var_dir: Path, name: str) -> str:

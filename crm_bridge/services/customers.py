@@ -82,15 +82,16 @@ def link_identity(
         )
         session.add(identity)
     identity.verified = identity.verified or verified
-    session.execute(
-        update(Conversation)
-        .where(
-            Conversation.sender_id == external_id,
-            Conversation.channel == channel,
-            Conversation.customer_id.is_(None),
+    for model in (Conversation, Escalation):  # its conversations and tickets so far
+        session.execute(
+            update(model)
+            .where(
+                model.sender_id == external_id,
+                model.channel == channel,
+                model.customer_id.is_(None),
+            )
+            .values(customer_id=customer.id)
         )
-        .values(customer_id=customer.id)
-    )
     session.flush()
     return identity
 

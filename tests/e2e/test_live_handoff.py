@@ -395,3 +395,39 @@ def test_a_furious_complaint_goes_to_a_human_by_sentiment(stack):
             ben.call("POST", f"/handoff/{handoff['id']}/close", json={"mode": "hand_back"})
         finally:
             customer.close()
+
+
+def test_an_agent_links_an_anonymous_chat_to_a_customer_in_the_console(stack):
+    from tests.utils.browser import chromium, require_chromium
+
+    require_chromium()
+    _clear_queue(stack)
+    agent = ConsoleAgent(stack, f"郑洁{uuid.uuid4().hex[:4]}", ["zh", "en"])
+    agent.presence("online")
+    customer = SocketCustomer(stack.rasa_url)
+    try:
+        customer.say("I'd like to talk to a human")
+        customer.wait_for("will take it from here")
+        hid = _handoff_of([agent], customer.session_id)["id"]
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{stack.bridge_url}/console/")
+            page.get_by_test_id("login-username").fill(agent.login)
+            page.get_by_test_id("login-password").fill(PASSWORD)
+            page.get_by_test_id("login-submit").click()
+            page.locator(f'[data-testid="queue-item"][data-handoff-id="{hid}"]').click()
+            page.get_by_test_id("link-search-input").fill("Emily")
+            page.get_by_test_id("link-search-button").click()
+            page.get_by_test_id("link-button").first.click()
+            panel = page.get_by_test_id("customer-panel")
+            panel.get_by_test_id("customer-tier").wait_for(timeout=10_000)
+            assert "Emily" in panel.inner_text() and "DS02010001" in panel.inner_text()
+        emily = agent.call("GET", "/customers/by-identity/site/demo-user-2")
+        view = agent.call("GET", f"/customers/{emily['id']}")
+        assert {"channel": "socketio", "external_id": customer.session_id, "verified": True} in (
+            view["customer"]["identities"]
+        )
+        agent.call("POST", f"/handoff/{hid}/close", json={"mode": "hand_back"})
+    finally:
+        customer.close()
+        agent.presence("offline")

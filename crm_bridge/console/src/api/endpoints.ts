@@ -54,6 +54,16 @@ export const endpoints = {
     path: `${handoff(id)}/close`,
     json: resolutionCode ? { mode, resolution_code: resolutionCode } : { mode },
   }),
+  searchCustomers: (q: string): ApiRequest => ({
+    method: "GET",
+    path: "/customers",
+    params: { q, limit: "5" },
+  }),
+  linkIdentity: (customerId: number, channel: string, externalId: string): ApiRequest => ({
+    method: "POST",
+    path: `/customers/${encodeURIComponent(String(customerId))}/identities`,
+    json: { channel, external_id: externalId, verified: true },
+  }),
   kbSearch: (q: string, language: Language): ApiRequest => ({
     method: "GET",
     path: "/kb/search",

@@ -156,3 +156,12 @@ export type ServerEvent =
   | { type: "handoff"; data: QueueItem }
   | { type: "agent"; data: Agent }
   | { type: "pong" };
+
+/** A customer found by name, e-mail or phone (to link a chat account to). */
+export interface CustomerHit {
+  id: number;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  tier: string | null;
+}

@@ -1,15 +1,25 @@
 // The customer 360 view: tier, lifecycle, points, value, open tickets, last orders.
-import type { Customer360 } from "../api/types";
+import type { Customer360, CustomerHit } from "../api/types";
+import { CustomerLink } from "./CustomerLink";
 import { useI18n } from "../i18n";
 import { formatDate, formatMoney, formatNumber } from "../state/format";
 
-export function CustomerPanel({ customer }: { customer: Customer360 | null }) {
+interface Props {
+  customer: Customer360 | null;
+  onSearch: (q: string) => Promise<CustomerHit[] | null>;
+  onLink: (customerId: number) => void;
+}
+
+export function CustomerPanel({ customer, onSearch, onLink }: Props) {
   const { t, label, locale } = useI18n();
   return (
     <section class="panel" data-testid="customer-panel">
       <h3>{t("customerTitle")}</h3>
       {!customer ? (
-        <p class="muted">{t("customerAnonymous")}</p>
+        <>
+          <p class="muted">{t("customerAnonymous")}</p>
+          <CustomerLink onSearch={onSearch} onLink={onLink} />
+        </>
       ) : (
         <>
           <p class="panel-name">{customer.name ?? `#${customer.id}`}</p>

@@ -81,7 +81,11 @@ export function WorkspaceView({ api, token, onLogout }: Props) {
               onRefreshTargets={ws.refreshTargets}
             />
             <aside class="side">
-              <CustomerPanel customer={detail.customer} />
+              <CustomerPanel
+                customer={detail.customer}
+                onSearch={ws.findCustomers}
+                onLink={(customerId) => ws.linkCustomer(openId, customerId)}
+              />
               <ContextPanel context={detail.context} fallbackReason={detail.handoff.reason} />
               <KbSearch
                 key={openId}

@@ -107,6 +107,11 @@ const en = {
 
   customerTitle: "Customer",
   customerAnonymous: "Not linked to a customer record.",
+  linkTitle: "Link this chat account to a customer",
+  linkPlaceholder: "Name, e-mail or phone",
+  linkSearch: "Find",
+  linkButton: "Link",
+  linkNone: "No customer found.",
   customerTier: "Tier",
   customerLifecycle: "Lifecycle",
   customerPoints: "Points",
@@ -231,6 +236,11 @@ const zh: Messages = {
 
   customerTitle: "客户",
   customerAnonymous: "未关联客户档案。",
+  linkTitle: "将此聊天账号关联到客户",
+  linkPlaceholder: "姓名、邮箱或手机号",
+  linkSearch: "查找",
+  linkButton: "关联",
+  linkNone: "没有找到客户。",
   customerTier: "会员等级",
   customerLifecycle: "生命周期",
   customerPoints: "积分",

@@ -9,6 +9,7 @@ import type {
   Agent,
   Availability,
   CloseMode,
+  CustomerHit,
   DataList,
   HandoffDetail,
   HandoffOptions,
@@ -304,6 +305,33 @@ export function useWorkspace(api: ApiClient, token: string) {
     [api, fail],
   );
 
+  const findCustomers = useCallback(
+    async (q: string): Promise<CustomerHit[] | null> => {
+      try {
+        const result = await api.send<DataList<CustomerHit>>(endpoints.searchCustomers(q));
+        return result?.data ?? [];
+      } catch (err) {
+        fail(err);
+        return null;
+      }
+    },
+    [api, fail],
+  );
+
+  const linkCustomer = useCallback(
+    async (id: number, customerId: number) => {
+      const handoff = details[id]?.handoff;
+      if (!handoff?.channel || !handoff.sender_id) return;
+      try {
+        await api.send(endpoints.linkIdentity(customerId, handoff.channel, handoff.sender_id));
+        await loadDetail(id);
+      } catch (err) {
+        fail(err);
+      }
+    },
+    [api, details, loadDetail, fail],
+  );
+
   const setDraft = useCallback((id: number, text: string) => setDrafts((d) => ({ ...d, [id]: text })), []);
   const insertIntoDraft = useCallback(
     (id: number, text: string) =>
@@ -342,6 +370,8 @@ export function useWorkspace(api: ApiClient, token: string) {
     setAvailability,
     refreshTargets,
     searchKb,
+    findCustomers,
+    linkCustomer,
     setDraft,
     insertIntoDraft,
   };
