@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -27,14 +26,16 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 try:
     from devtools import frontend
+    from devtools.file_lock import locked
 except ImportError:  # run as a script (`python3 devtools/bootstrap.py`): devtools/ is on sys.path
     import frontend  # type: ignore[no-redef]
+    from file_lock import locked  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[1]
 STAMP_NAME = ".csa-stamp.json"
@@ -177,18 +178,6 @@ def _run(cmd: Sequence[str]) -> None:
         )
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Serialise set-ups of one checkout (e.g. `make run` and `make test` started together)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_env(spec: EnvSpec, venv_root: Path) -> Path:
     """Create or update one environment; return its Python executable."""
     venv = venv_root / spec.name
@@ -260,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.find_python:
             print(find_python(args.find_python))
             return 0
-        with _locked(args.venv_root / ".setup.lock"):
+        with locked(args.venv_root / ".setup.lock"):
             for spec in env_specs():
                 if not args.envs or spec.name in args.envs:
                     ensure_env(spec, args.venv_root)

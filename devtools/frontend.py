@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -33,9 +32,14 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    from devtools.file_lock import locked
+except ImportError:  # run as a script (`python3 devtools/frontend.py`): devtools/ is on sys.path
+    from file_lock import locked  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[1]
 STAMP_NAME = ".csa-stamp.json"
@@ -183,18 +187,6 @@ def _run(cmd: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
         )
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Serialise builds of one output folder (e.g. `make run` and `make test` together)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build(
     frontend: Frontend,
     force: bool = False,
@@ -221,7 +213,7 @@ def build(
     environ = dict(os.environ if environ is None else environ)
     source = frontend.source if source is None else source
     out = frontend.out_dir(environ) if out is None else out
-    with _locked(out.parent / f".{out.name}-build.lock"):
+    with locked(out.parent / f".{out.name}-build.lock"):
         wanted = input_hash(source)
         built = (out / frontend.built_file).is_file() and _stamp_hash(out / STAMP_NAME) == wanted
         if built and not force:
