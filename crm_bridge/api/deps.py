@@ -61,6 +61,27 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
+class TokenRejected(Exception):
+    """An agent token that does not authenticate; the message says why (safe to show)."""
+
+
+def agent_of_token(session: Session, settings: Settings, token: str) -> Agent:
+    """The active agent a bearer token names; :class:`TokenRejected` otherwise."""
+    try:
+        claims = decode_access_token(token, settings.jwt_secret.get_secret_value())
+        agent = session.get(Agent, int(claims["sub"]))
+    except (jwt.InvalidTokenError, ValueError, KeyError) as err:
+        raise TokenRejected("invalid or expired token; log in again") from err
+    if agent is None or not agent.active:
+        raise TokenRejected("account disabled")
+    return agent
+
+
+def principal_of(agent: Agent) -> Principal:
+    """The principal of a logged-in agent."""
+    return Principal(name=agent.login, role=agent.role.value, agent_id=agent.id)
+
+
 def get_principal(
     session: SessionDep,
     settings: SettingsDep,
@@ -74,13 +95,9 @@ def get_principal(
         raise _unauthorized("invalid API key")
     if token:
         try:
-            claims = decode_access_token(token, settings.jwt_secret.get_secret_value())
-            agent = session.get(Agent, int(claims["sub"]))
-        except (jwt.InvalidTokenError, ValueError) as err:
-            raise _unauthorized("invalid or expired token; log in again") from err
-        if agent is None or not agent.active:
-            raise _unauthorized("account disabled")
-        return Principal(name=agent.login, role=agent.role.value, agent_id=agent.id)
+            return principal_of(agent_of_token(session, settings, token))
+        except TokenRejected as err:
+            raise _unauthorized(str(err)) from err
     raise _unauthorized("authentication required: X-API-Key header or bearer token")
 
 

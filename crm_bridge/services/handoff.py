@@ -47,7 +47,7 @@ from crm_bridge.schemas import (
 )
 from crm_bridge.services import handoff_queue as queue
 from crm_bridge.services.audit import audit
-from crm_bridge.services.console_hub import ConsoleClient, ConsoleHub
+from crm_bridge.services.console_hub import ConsoleClient, ConsoleHub, Visibility
 from crm_bridge.services.escalation_triggers import EscalationRules
 from crm_bridge.services.handoff_notices import notice
 from crm_bridge.services.ingest import RasaEvent, SentimentScorer, linear_trend
@@ -66,7 +66,8 @@ class HandoffConflict(RuntimeError):
     """The handoff is not in a state that allows this (message safe to show)."""
 
 
-def _visible(escalation: Escalation):  # noqa: ANN202 - a predicate for the hub
+def _visible(escalation: Escalation) -> Visibility:
+    """Who may see the events of a handoff: supervisors, everyone while it waits, its agent."""
     agent_id, waiting = escalation.agent_id, escalation.status == EscalationStatus.OPEN
 
     def check(client: ConsoleClient) -> bool:
@@ -585,17 +586,22 @@ class HandoffDesk:
         if not notices:
             return
         with self.sessions() as session:
-            for item in notices:
-                escalation = session.scalars(
+            # One query for the whole batch: this runs for every message the bridge ingests.
+            senders = {item["sender_id"] for item in notices}
+            live = {
+                escalation.sender_id: escalation
+                for escalation in session.scalars(
                     select(Escalation)
                     .where(
-                        Escalation.sender_id == item["sender_id"],
+                        Escalation.sender_id.in_(senders),
                         Escalation.live.is_(True),
                         Escalation.status.in_(OPEN_TICKETS),
                     )
-                    .order_by(Escalation.id.desc())
-                    .limit(1)
-                ).first()
+                    .order_by(Escalation.id)  # the latest of a sender wins below
+                )
+            }
+            for item in notices:
+                escalation = live.get(item["sender_id"])
                 if escalation is not None:
                     self.hub.publish(
                         {"type": "message", "handoff_id": escalation.id, "data": item["message"]},

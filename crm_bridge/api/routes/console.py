@@ -7,13 +7,19 @@ import contextlib
 import logging
 from typing import Annotated, Any
 
-import jwt
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, status
 from fastapi.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from crm_bridge.api.deps import STAFF, Principal, SessionDep, require
-from crm_bridge.core.security import decode_access_token
+from crm_bridge.api.deps import (
+    STAFF,
+    Principal,
+    SessionDep,
+    TokenRejected,
+    agent_of_token,
+    principal_of,
+    require,
+)
 from crm_bridge.models import Agent
 from crm_bridge.schemas import AgentPublic, AvailabilityUpdate, KbHit, Language, Page
 from crm_bridge.services.console_hub import ConsoleClient
@@ -71,18 +77,13 @@ def kb_search(
     return Page(data=hits, count=len(hits))
 
 
-def _principal_of(websocket: WebSocket, token: str) -> tuple[int, str] | None:
-    settings = websocket.app.state.settings
-    try:
-        claims = decode_access_token(token, settings.jwt_secret.get_secret_value())
-        agent_id = int(claims["sub"])
-    except (jwt.InvalidTokenError, ValueError, KeyError):
-        return None
+def _principal_of(websocket: WebSocket, token: str) -> Principal | None:
     with websocket.app.state.session_factory() as session:
-        agent = session.get(Agent, agent_id)
-        if agent is None or not agent.active:
+        try:
+            agent = agent_of_token(session, websocket.app.state.settings, token)
+        except TokenRejected:
             return None
-        return agent.id, agent.role.value
+        return principal_of(agent)
 
 
 def _snapshot(desk: HandoffDesk, client: ConsoleClient) -> dict[str, Any]:
@@ -115,7 +116,7 @@ async def console_socket(websocket: WebSocket, token: str = "") -> None:
         return
     await websocket.accept()
     desk: HandoffDesk = websocket.app.state.desk
-    client = desk.hub.register(agent_id=who[0], role=who[1])
+    client = desk.hub.register(agent_id=who.agent_id, role=who.role)
     sender = asyncio.create_task(_send_loop(websocket, desk, client))
     try:
         while True:
@@ -129,4 +130,4 @@ async def console_socket(websocket: WebSocket, token: str = "") -> None:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
-        logger.debug("console of agent %s disconnected", who[0])
+        logger.debug("console of agent %s disconnected", who.agent_id)
