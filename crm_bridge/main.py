@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -26,6 +24,7 @@ from crm_bridge.services.event_sources import IngestionWorker, PikaConsumer, Sql
 from crm_bridge.services.handoff import HandoffDesk
 from crm_bridge.services.ingest import EventIngestor
 from crm_bridge.services.rasa_api import RasaApi
+from knowledge_base.shared import shared_index
 
 logger = logging.getLogger(__name__)
 
@@ -54,27 +53,6 @@ def load_scorer(settings: Settings) -> SentimentScorer | None:
     scorer = SentimentScorer.load(settings.sentiment_model_dir)
     scorer.warm_up()
     return scorer
-
-
-def knowledge_base_loader(settings: Settings) -> Callable[[], Any]:
-    """Loads the knowledge-base index on first use (console search); None when not built."""
-    lock = threading.Lock()
-    loaded: dict[str, Any] = {}
-
-    def load() -> Any:
-        with lock:
-            if "kb" not in loaded:
-                from knowledge_base import KnowledgeBase
-                from knowledge_base.config import get_settings as kb_settings
-
-                try:
-                    loaded["kb"] = KnowledgeBase.load(kb_settings().INDEX_DIR)
-                except (OSError, ValueError) as err:
-                    logger.warning("knowledge base not loaded: %s", err)
-                    return None
-            return loaded["kb"]
-
-    return load
 
 
 def ingestion_worker(
@@ -137,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = sessions
     app.state.scorer = scorer
     app.state.desk = desk
-    app.state.knowledge_base = knowledge_base_loader(settings)
+    # Loaded on the first console search, not at start (the bridge may run without an index).
+    app.state.knowledge_base = shared_index
     app.include_router(root_router)
     app.include_router(api_router)
     mount_console(app, settings.console_dir)

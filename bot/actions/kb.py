@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -20,27 +19,15 @@ from actions.clients.bridge import BridgeClient, BridgeError
 from actions.config import get_settings
 from actions.messages import ZH, handoff_button, language_of, say, text
 from knowledge_base import KnowledgeBase
-from knowledge_base.config import get_settings as kb_settings
+from knowledge_base.shared import shared_index
 
 log = logging.getLogger(__name__)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_lock = threading.Lock()
-_kb: KnowledgeBase | None = None
 
 
 def knowledge_base() -> KnowledgeBase | None:
     """The loaded index, or ``None`` (logged) when it is missing or unreadable."""
-    global _kb
-    with _lock:
-        if _kb is None:
-            index = kb_settings().INDEX_DIR
-            try:
-                _kb = KnowledgeBase.load(index)
-                _kb.search("warm up")
-            except (OSError, ValueError) as err:
-                log.error("knowledge base not loaded from %s: %s; run `kb build`", index, err)
-                return None
-        return _kb
+    return shared_index()
 
 
 def entry_title(kb: KnowledgeBase, entry_id: str, language: str) -> str:

@@ -255,6 +255,16 @@ def test_without_agents_the_customer_leaves_a_message_on_a_ticket(stack):
     assert live == 0 and "明天上午" in notes
 
 
+def _console(browser, stack, agent: ConsoleAgent):
+    """A laptop-sized page of the console, logged in as ``agent``."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(f"{stack.bridge_url}/console/")
+    page.get_by_test_id("login-username").fill(agent.login)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    return page
+
+
 def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
     from tests.utils.browser import chromium, require_chromium
 
@@ -266,11 +276,7 @@ def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
     customer = SocketCustomer(stack.rasa_url)
     try:
         with chromium() as browser:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.goto(f"{stack.bridge_url}/console/")
-            page.get_by_test_id("login-username").fill(agent.login)
-            page.get_by_test_id("login-password").fill(PASSWORD)
-            page.get_by_test_id("login-submit").click()
+            page = _console(browser, stack, agent)
             page.get_by_test_id("availability-select").select_option("online")
             page.wait_for_timeout(500)
             customer.say("转人工", stack.signed("demo-user-1"))  # 王芳, a diamond member
@@ -410,11 +416,7 @@ def test_an_agent_links_an_anonymous_chat_to_a_customer_in_the_console(stack):
         customer.wait_for("will take it from here")
         hid = _handoff_of([agent], customer.session_id)["id"]
         with chromium() as browser:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.goto(f"{stack.bridge_url}/console/")
-            page.get_by_test_id("login-username").fill(agent.login)
-            page.get_by_test_id("login-password").fill(PASSWORD)
-            page.get_by_test_id("login-submit").click()
+            page = _console(browser, stack, agent)
             page.locator(f'[data-testid="queue-item"][data-handoff-id="{hid}"]').click()
             page.get_by_test_id("link-search-input").fill("Emily")
             page.get_by_test_id("link-search-button").click()
