@@ -348,6 +348,43 @@ class IdentifyResult(BaseModel):
     language: str | None = None
 
 
+class VerificationStart(Strict):
+    """A customer asks for a one-time code to the phone or e-mail of their account."""
+
+    channel: ChannelName
+    sender_id: SenderId
+    contact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    """What the customer typed: a phone number or an e-mail address."""
+    language: Literal["zh", "en"] = "zh"
+    """Language of the code's message."""
+
+
+class VerificationStarted(BaseModel):
+    """Sent (or, for an unknown contact, silently not: the answer is the same), or why not."""
+
+    status: Literal["sent", "invalid_contact", "rate_limited", "unavailable"]
+    masked_contact: str | None = None
+    expires_in: int | None = None
+    """Seconds the code is valid."""
+    retry_after: int | None = None
+
+
+class VerificationConfirm(Strict):
+    """The code the customer typed back."""
+
+    channel: ChannelName
+    sender_id: SenderId
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+
+
+class VerificationConfirmed(BaseModel):
+    """Verified (the chat account is now the customer's verified identity), or why not."""
+
+    status: Literal["verified", "no_pending", "expired", "wrong_code", "too_many_attempts", "taken"]
+    attempts_left: int | None = None
+    identity: IdentifyResult | None = None
+
+
 # -- loyalty --------------------------------------------------------------------------------
 
 

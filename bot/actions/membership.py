@@ -11,7 +11,17 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.bridge import BridgeClient, BridgeError
 from actions.identity import identify
-from actions.messages import TIERS, ZH, handoff_button, label, language_of, local_date, say, text
+from actions.messages import (
+    TIERS,
+    ZH,
+    handoff_button,
+    label,
+    language_of,
+    local_date,
+    say,
+    text,
+    verify_button,
+)
 
 
 def _money(value: str | None) -> str:
@@ -36,9 +46,9 @@ class ActionMembershipStatus(Action):
             if customer is None:
                 dispatcher.utter_message(
                     text=text("not_verified", language),
-                    buttons=[handoff_button(language)],
+                    buttons=[verify_button(language), handoff_button(language)],
                 )
-                return []
+                return [SlotSet("verify_then", "membership")]
             loyalty = await client.loyalty(customer.customer_id)
         except BridgeError:
             say(dispatcher, tracker, "crm_unavailable")

@@ -95,11 +95,60 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # identity
     "not_verified": {
-        ZH: "为保护您的隐私，查询订单和会员信息需要先验证身份：请登录网站后在聊天窗口提问，"
-        "或在已绑定的账号中联系我们。也可以转人工客服。",
+        ZH: "为保护您的隐私，查询订单和会员信息需要先验证身份：可以用验证码验证（发到您账户上的"
+        "手机或邮箱），或登录网站后在聊天窗口提问。也可以转人工客服。",
         EN: "To protect your privacy I can only share order and membership details once you're "
-        "verified: sign in on our website and ask in the chat there, or write from a linked "
-        "account. A human agent can also help.",
+        "verified: get a code on the phone or e-mail of your account, or sign in on our "
+        "website and ask in the chat there. A human agent can also help.",
+    },
+    "button_verify": {ZH: "用验证码验证", EN: "Verify with a code"},
+    "button_cancel": {ZH: "取消", EN: "Cancel"},
+    "ask_verify_contact": {
+        ZH: "请输入您在本店账户上登记的手机号或邮箱，我会发送 6 位验证码。",
+        EN: "Please type the phone number or e-mail address on your account, and I'll send you "
+        "a 6-digit code.",
+    },
+    "verify_invalid_contact": {
+        ZH: "这看起来不像手机号或邮箱，请重新输入（例如 138 0013 8000 或 name@example.com）。",
+        EN: "That doesn't look like a phone number or an e-mail address. Please type it again "
+        "(e.g. +86 138 0013 8000 or name@example.com).",
+    },
+    "ask_verify_code": {
+        ZH: "如果 {contact} 是您账户上的联系方式，验证码已发出，{minutes} 分钟内有效。"
+        "请输入验证码：",
+        EN: "If {contact} is on your account, a code is on its way; it's valid for {minutes} "
+        "minutes. Please type the code:",
+    },
+    "verify_wrong_code": {
+        ZH: "验证码不正确，还可以再试 {left} 次。",
+        EN: "That code isn't right. You have {left} more tries.",
+    },
+    "verify_not_a_code": {
+        ZH: "验证码是 6 位数字，请重新输入。",
+        EN: "The code has 6 digits. Please type it again.",
+    },
+    "verify_failed": {
+        ZH: "验证没有成功（验证码已失效或错误次数过多）。您可以稍后重新获取验证码，或转人工客服。",
+        EN: "The verification didn't work (the code expired or was wrong too many times). You "
+        "can ask for a new code later, or talk to a person.",
+    },
+    "verify_rate_limited": {
+        ZH: "验证码请求过于频繁，请一小时后再试，或转人工客服。",
+        EN: "Too many codes were requested. Please try again in an hour, or talk to a person.",
+    },
+    "verify_unavailable": {
+        ZH: "抱歉，暂时无法发送验证码，请登录网站后提问，或转人工客服。",
+        EN: "Sorry, I can't send codes right now. Please sign in on our website and ask there, "
+        "or talk to a person.",
+    },
+    "verify_taken": {
+        ZH: "这个聊天账号已关联到另一位客户，需要人工客服帮您处理。",
+        EN: "This chat account is linked to another customer record; a person needs to sort "
+        "that out for you.",
+    },
+    "verify_done": {
+        ZH: "验证成功，{name}，感谢您！",
+        EN: "Thanks, {name}, you're verified!",
     },
     "crm_unavailable": {
         ZH: "抱歉，系统暂时无法查询，请稍后再试或转人工客服。",
@@ -244,6 +293,11 @@ def local_date(value: str | None, language: str) -> str:
 def handoff_button(language: str) -> dict[str, str]:
     """The "talk to a person" quick reply."""
     return {"title": text("button_handoff", language), "payload": "/human_handoff"}
+
+
+def verify_button(language: str) -> dict[str, str]:
+    """The "verify with a one-time code" quick reply (actions/verification.py)."""
+    return {"title": text("button_verify", language), "payload": "/verify_identity"}
 
 
 def say(

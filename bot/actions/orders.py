@@ -17,7 +17,16 @@ from rasa_sdk.types import DomainDict
 from actions.clients.bridge import BridgeClient, BridgeError, NotFound
 from actions.config import get_settings
 from actions.identity import identify
-from actions.messages import ORDER_STATUS, handoff_button, label, language_of, local_date, say, text
+from actions.messages import (
+    ORDER_STATUS,
+    handoff_button,
+    label,
+    language_of,
+    local_date,
+    say,
+    text,
+    verify_button,
+)
 
 # What looks like an attempt at an order number inside a longer message.
 _CANDIDATE = re.compile(r"\b[A-Za-z]{2}[\s-]?\d[\d\s-]{3,14}\d\b")
@@ -138,9 +147,10 @@ class ActionOrderStatus(Action):
             if customer is None:
                 dispatcher.utter_message(
                     text=text("not_verified", language),
-                    buttons=[handoff_button(language)],
+                    buttons=[verify_button(language), handoff_button(language)],
                 )
-                return [SlotSet("order_number", None)]
+                then = f"order_status:{number}" if number else "order_status"
+                return [SlotSet("order_number", None), SlotSet("verify_then", then)]
             if not number:
                 say(dispatcher, tracker, "ask_order_number")
                 return []

@@ -10,6 +10,8 @@
 - Text messages go to the bot; "subscribe" greets; images, voice and other types get a polite
   text answer. Buttons are sent as numbered lines, and a reply with a number picks that button.
 - The platform API base URL is a setting, so tests and sandboxes point it at a local server.
+- The retry filter, the access token and the button menus live in ``platform_state``: memory for
+  one Rasa process, Redis (``CSA_CHANNEL_STATE_URL``) when several instances share the account.
 
 Configured in ``credentials.yml`` from environment variables (``CSA_WECHAT_*``); with no token
 the channel answers 503 and stays out of the way.
@@ -19,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import xml.etree.ElementTree as ElementTree
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.platform_state import AccessTokens, ChannelState, MemoryState, state_from_url
 from channels.wechat_crypto import (
     WeChatCrypto,
     WeChatCryptoError,
@@ -46,62 +47,35 @@ UNSUPPORTED = (
     "\nSorry, I can only read text messages for now; please type your question."
 )
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access token: refresh and retry once
-
-
-class RecentIds:
-    """Message ids seen in the last ``ttl`` seconds (the platform retries up to 3 times)."""
-
-    def __init__(self, ttl: float = 300.0, limit: int = 10_000) -> None:
-        self.ttl, self.limit = ttl, limit
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_time(self, key: str) -> bool:
-        """True the first time ``key`` is seen within the window."""
-        now = time.monotonic()
-        while self._seen and (
-            len(self._seen) > self.limit or next(iter(self._seen.values())) < now - self.ttl
-        ):
-            self._seen.popitem(last=False)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
+RETRY_WINDOW = 300.0  # seconds; the platform retries a message 3 times within 15 s
 
 
 class WeChatApi:
-    """The platform's access token (cached, refreshed early) and customer-service messages."""
+    """The platform's access token (shared, refreshed early) and customer-service messages."""
 
-    def __init__(self, base_url: str, app_id: str, app_secret: str) -> None:
+    def __init__(self, base_url: str, app_id: str, app_secret: str, state: ChannelState) -> None:
         self.base_url = base_url.rstrip("/")
         self.app_id, self._secret = app_id, app_secret
-        self._token: str | None = None
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
+        self.tokens = AccessTokens(state, f"wechat:{app_id}:token", self._fetch_token)
 
-    async def access_token(self, session: aiohttp.ClientSession, refresh: bool = False) -> str:
-        """A valid access token, fetched when missing, expiring within 5 minutes, or refused."""
-        async with self._lock:
-            if refresh or self._token is None or time.time() > self._expires - 300:
-                params = {
-                    "grant_type": "client_credential",
-                    "appid": self.app_id,
-                    "secret": self._secret,
-                }
-                async with session.get(f"{self.base_url}/cgi-bin/token", params=params) as r:
-                    body = await r.json(content_type=None)
-                if "access_token" not in body:
-                    raise RuntimeError(f"WeChat token refused (errcode {body.get('errcode')})")
-                self._token = body["access_token"]
-                self._expires = time.time() + float(body.get("expires_in", 7200))
-            return self._token
+    async def _fetch_token(self) -> tuple[str, float]:
+        params = {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret}
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.get(f"{self.base_url}/cgi-bin/token", params=params) as r:
+                body = await r.json(content_type=None)
+        if "access_token" not in body:
+            raise RuntimeError(f"WeChat token refused (errcode {body.get('errcode')})")
+        return body["access_token"], float(body.get("expires_in", 7200))
 
     async def send_text(self, open_id: str, text: str) -> None:
         """Send one text message to a follower (retried once with a fresh token)."""
         payload = {"touser": open_id, "msgtype": "text", "text": {"content": text}}
         timeout = aiohttp.ClientTimeout(total=10)
+        refused: str | None = None
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            for attempt in range(2):
-                token = await self.access_token(session, refresh=attempt > 0)
+            for _ in range(2):
+                token = await self.tokens.token(refresh_from=refused)
                 url = f"{self.base_url}/cgi-bin/message/custom/send"
                 async with session.post(url, params={"access_token": token}, json=payload) as r:
                     body = await r.json(content_type=None)
@@ -110,7 +84,28 @@ class WeChatApi:
                     return
                 if code not in TOKEN_ERRORS:
                     break
+                refused = token
         logger.error("WeChat refused a customer-service message (errcode %s)", code)
+
+
+class Menus:
+    """The numbered buttons last sent to each follower (a reply with a number picks one)."""
+
+    def __init__(self, state: ChannelState, namespace: str) -> None:
+        self.state, self.namespace = state, namespace
+
+    async def remember(self, user_id: str, payloads: list[str]) -> None:
+        """The payloads of the buttons just sent, for a day."""
+        await self.state.put(f"{self.namespace}:menu:{user_id}", payloads, 86_400)
+
+    async def picked(self, user_id: str, text: str) -> str:
+        """The payload of button number ``text``, or ``text`` itself."""
+        if not (text.isdigit() and len(text) <= 2):
+            return text
+        menu = await self.state.get(f"{self.namespace}:menu:{user_id}") or []
+        if 1 <= int(text) <= len(menu):
+            return str(menu[int(text) - 1])
+        return text
 
 
 class WeChatOutput(OutputChannel):
@@ -121,7 +116,7 @@ class WeChatOutput(OutputChannel):
         """The channel's name."""
         return "wechat"
 
-    def __init__(self, api: WeChatApi, menus: dict[str, list[str]]) -> None:
+    def __init__(self, api: WeChatApi, menus: Menus) -> None:
         self.api = api
         self.menus = menus
 
@@ -134,7 +129,7 @@ class WeChatOutput(OutputChannel):
     ) -> None:
         """Buttons as numbered lines; the follower answers with the number."""
         lines = [f"{n}. {b.get('title', '')}" for n, b in enumerate(buttons, start=1)]
-        self.menus[recipient_id] = [str(b.get("payload", "")) for b in buttons]
+        await self.menus.remember(recipient_id, [str(b.get("payload", "")) for b in buttons])
         await self.api.send_text(recipient_id, "\n".join([text, *lines]))
 
 
@@ -168,27 +163,31 @@ class WeChatInput(InputChannel):
             app_id=str(credentials.get("app_id") or ""),
             app_secret=str(credentials.get("app_secret") or ""),
             api_base=str(credentials.get("api_base") or "https://api.weixin.qq.com"),
+            state=state_from_url(str(credentials.get("state_url") or "")),
         )
 
     def __init__(
-        self, token: str, encoding_aes_key: str, app_id: str, app_secret: str, api_base: str
+        self,
+        token: str,
+        encoding_aes_key: str,
+        app_id: str,
+        app_secret: str,
+        api_base: str,
+        state: ChannelState | None = None,
     ) -> None:
         self.token = token
         self.crypto = WeChatCrypto(token, encoding_aes_key, app_id) if encoding_aes_key else None
-        self.api = WeChatApi(api_base, app_id, app_secret)
-        self.seen = RecentIds()
-        self.menus: dict[str, list[str]] = {}
+        self.state = state or MemoryState()
+        self.api = WeChatApi(api_base, app_id, app_secret, self.state)
+        self.menus = Menus(self.state, f"wechat:{app_id}")
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def get_output_channel(self) -> OutputChannel | None:
         """For messages sent through Rasa's API (agent replies during a handoff)."""
         return WeChatOutput(self.api, self.menus)
 
-    def _picked(self, open_id: str, text: str) -> str:
-        menu = self.menus.get(open_id) or []
-        if text.isdigit() and 1 <= int(text) <= len(menu):
-            return menu[int(text) - 1]
-        return text
+    def _msg_key(self, message_id: str) -> str:
+        return f"wechat:{self.api.app_id}:msg:{message_id}"
 
     def _verify(self, request: Request, encrypted: str = "") -> None:
         args = request.args
@@ -250,11 +249,11 @@ class WeChatInput(InputChannel):
             open_id = _text(document, "FromUserName")
             kind = _text(document, "MsgType")
             key = _text(document, "MsgId") or f"{open_id}:{_text(document, 'CreateTime')}:{kind}"
-            if not open_id or not self.seen.first_time(key):
+            if not open_id or not await self.state.claim(self._msg_key(key), RETRY_WINDOW):
                 return response.text("success")  # a retry of a message we already have
             output = WeChatOutput(self.api, self.menus)
             if kind == "text":
-                text = self._picked(open_id, _text(document, "Content")[:2000])
+                text = await self.menus.picked(open_id, _text(document, "Content")[:2000])
             elif kind == "event" and _text(document, "Event").lower() == "subscribe":
                 text = "/greet"
             elif kind == "event":

@@ -19,6 +19,10 @@ from components.language import detect_language
         ("my order number is 12345, 谢谢 is all I know in Chinese", "en"),
         ("123456", None),
         ("DS01010003", None),  # an order number: no language of its own
+        ("Demo2@Example.com", None),  # an e-mail address is a name, not English
+        ("我的邮箱是 wang.fang@example.com", "zh"),
+        ("my email is wang.fang@example.com", "en"),
+        ("https://shop.example/orders", None),
         ("订单号DS01010003", "zh"),
         ("it's DS01010003", "en"),
         ("👍", None),

@@ -5,11 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from crm_bridge.api.deps import SERVICE, Principal, SessionDep, SettingsDep, require
-from crm_bridge.schemas import IdentifyRequest, IdentifyResult
+from crm_bridge.schemas import (
+    IdentifyRequest,
+    IdentifyResult,
+    VerificationConfirm,
+    VerificationConfirmed,
+    VerificationStart,
+    VerificationStarted,
+)
+from crm_bridge.services import verification
 from crm_bridge.services.audit import audit
+from crm_bridge.services.code_delivery import DeliveryError
 from crm_bridge.services.identity import identify
 
 logger = logging.getLogger(__name__)
@@ -51,3 +60,76 @@ def identify_sender(
         )
         session.commit()
     return result
+
+
+@router.post(
+    "/verification",
+    response_model=VerificationStarted,
+    operation_id="bot-verification_start",
+    responses={429: {"model": VerificationStarted}, 503: {"description": "delivery failed"}},
+)
+def start_verification(
+    session: SessionDep,
+    principal: Service,
+    settings: SettingsDep,
+    body: VerificationStart,
+    response: Response,
+) -> VerificationStarted:
+    """Send a one-time code to the customer's phone or e-mail (same answer for unknown ones)."""
+    try:
+        started = verification.start(
+            session, settings, body.channel, body.sender_id, body.contact, body.language
+        )
+    except DeliveryError as err:
+        logger.error("verification code not delivered: %s", err)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the code could not be sent; check the SMTP / SMS settings and try again",
+        ) from err
+    if started.status == "rate_limited":
+        response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
+        response.headers["Retry-After"] = str(started.retry_after)
+    audit(
+        session,
+        principal.name,
+        "verification_start",
+        "identity",
+        channel=body.channel,
+        sender_id=body.sender_id,
+        status=started.status,
+    )
+    session.commit()
+    return VerificationStarted(**started.__dict__)
+
+
+@router.post(
+    "/verification/confirm",
+    response_model=VerificationConfirmed,
+    operation_id="bot-verification_confirm",
+)
+def confirm_verification(
+    session: SessionDep, principal: Service, settings: SettingsDep, body: VerificationConfirm
+) -> VerificationConfirmed:
+    """Check the code; when right, the chat account becomes the customer's verified identity."""
+    confirmed = verification.confirm(session, settings, body.channel, body.sender_id, body.code)
+    audit(
+        session,
+        principal.name,
+        "verification_confirm",
+        "customer" if confirmed.customer_id else "identity",
+        confirmed.customer_id,
+        channel=body.channel,
+        sender_id=body.sender_id,
+        status=confirmed.status,
+    )
+    session.commit()
+    identity = None
+    if confirmed.status == "verified":
+        identity = identify(
+            session,
+            settings.site_identity_secret,
+            IdentifyRequest(channel=body.channel, sender_id=body.sender_id),
+        ).result
+    return VerificationConfirmed(
+        status=confirmed.status, attempts_left=confirmed.attempts_left, identity=identity
+    )
