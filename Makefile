@@ -4,7 +4,7 @@ CSA_VENV_DIR ?= $(CURDIR)/var/venvs
 export CSA_VENV_DIR
 SERVICES_PY := $(CSA_VENV_DIR)/services/bin/python
 
-.PHONY: setup run test lint browser format clean
+.PHONY: setup run run-scaleout test lint browser format clean
 
 ## Create or update the bot env (Python 3.10, Rasa) and the services env (Python 3.11),
 ## then build the agent console (npm) if its sources changed.
@@ -14,6 +14,11 @@ setup:
 ## Train the Rasa model if bot/ changed, then start Rasa, the action server and the CRM bridge.
 run: setup
 	@$(SERVICES_PY) -m devtools.run
+
+## The scale-out profile: two Rasa servers and two bridges behind nginx, on the local
+## PostgreSQL, Redis and RabbitMQ (docs/scale-out.md).
+run-scaleout: setup
+	@$(SERVICES_PY) -m devtools.scaleout
 
 ## Lint, then every test (unit, integration and end-to-end against the real servers).
 test: setup lint browser

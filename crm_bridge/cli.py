@@ -70,7 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="migrate the database, seed demo data if empty, and serve")
     sub.add_parser("migrate", help="bring the database to the newest schema")
-    sub.add_parser("seed-demo", help="fill an empty CRM with the demo shop's data")
+    seed = sub.add_parser("seed-demo", help="fill an empty CRM with the demo shop's data")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="do nothing (no error) when the CRM has data"
+    )
     sub.add_parser(
         "sentiment-train",
         help="train the sentiment models (see `sentiment-train -h`)",
@@ -102,9 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"database at the newest schema: {settings.database_url.split('@')[-1]}")
     elif command == "seed-demo":
         upgrade(settings.database_url)
-        result = _seed(settings, only_if_empty=False)
-        assert result is not None
-        _announce(result, settings)
+        result = _seed(settings, only_if_empty=args.if_empty)
+        if result is not None:
+            _announce(result, settings)
     return 0
 
 

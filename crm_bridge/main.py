@@ -17,9 +17,11 @@ from crm_bridge.api.main import api_router, root_router
 from crm_bridge.api.widget_static import mount_widget
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
+from crm_bridge.core.locks import SessionLock, is_postgresql
 from crm_bridge.sentiment import SentimentDataError, SentimentScorer, ensure_model
 from crm_bridge.sentiment.train import is_trained
 from crm_bridge.services.console_hub import ConsoleHub
+from crm_bridge.services.console_relay import RedisRelay
 from crm_bridge.services.event_sources import IngestionWorker, PikaConsumer, SqlBrokerTail
 from crm_bridge.services.handoff import HandoffDesk
 from crm_bridge.services.ingest import EventIngestor
@@ -75,16 +77,26 @@ def ingestion_worker(
         tail = SqlBrokerTail(
             settings.events_db_url, sessions, ingestor, batch_size=settings.INGEST_BATCH_SIZE
         )
-        return IngestionWorker(tail.run, name="ingest-sql-broker")
-    consumer = PikaConsumer(
-        settings.PIKA_URL,
-        settings.PIKA_QUEUE,
-        settings.PIKA_EXCHANGE,
-        sessions,
-        ingestor,
-        batch_size=settings.INGEST_BATCH_SIZE,
+        run, name = tail.run, "ingest-sql-broker"
+    else:
+        consumer = PikaConsumer(
+            settings.PIKA_URL,
+            settings.PIKA_QUEUE,
+            settings.PIKA_EXCHANGE,
+            sessions,
+            ingestor,
+            batch_size=settings.INGEST_BATCH_SIZE,
+        )
+        run, name = consumer.run, "ingest-pika"
+    lock = None
+    if is_postgresql(settings.database_url):
+        # Several instances may share this CRM: only the holder of its ingestion lock ingests,
+        # and each batch checks in its transaction that this instance still holds it.
+        lock = SessionLock(settings.database_url, "ingest")
+        ingestor.guard = lock.assert_held
+    return IngestionWorker(
+        run, name=name, leader_lock=lock, retry_seconds=settings.INGEST_LEADER_RETRY_SECONDS
     )
-    return IngestionWorker(consumer.run, name="ingest-pika")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -97,16 +109,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rasa = RasaApi(
         settings.RASA_URL, settings.rasa_token.get_secret_value(), timeout=settings.RASA_TIMEOUT
     )
+    relay = (
+        RedisRelay(hub, settings.FANOUT_URL, settings.FANOUT_CHANNEL)
+        if settings.FANOUT_URL
+        else None
+    )
     desk = HandoffDesk(settings, sessions, hub, rasa, scorer)
     worker = ingestion_worker(settings, sessions, scorer, desk)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if relay is not None:
+            relay.start()
         if worker is not None:
             worker.start()
         yield
         if worker is not None:
             worker.stop()
+        if relay is not None:
+            relay.stop()
         engine.dispose()
 
     app = FastAPI(title="CRM bridge", version=__version__, lifespan=lifespan)
@@ -115,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = sessions
     app.state.scorer = scorer
     app.state.desk = desk
+    app.state.ingestion = worker
+    app.state.relay = relay
     # Loaded on the first console search, not at start (the bridge may run without an index).
     app.state.knowledge_base = shared_index
     app.include_router(root_router)

@@ -429,3 +429,41 @@ class IngestCursor(Base):
     source: Mapped[str] = mapped_column(String(200), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IdentityVerification(Base):
+    """A one-time code sent to a customer's phone or e-mail to verify a chat account.
+
+    Only a keyed hash of the code is kept. Rows of unknown contacts are stored too (with no
+    customer), so rate limits apply to them and nothing tells whether a contact exists.
+    """
+
+    __tablename__ = "identity_verifications"
+    __table_args__ = (Index("ix_identity_verifications_sender", "channel", "sender_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sender_id: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    contact_kind: Mapped[str] = mapped_column(String(8))
+    """``phone`` or ``email``."""
+    contact_key: Mapped[str] = mapped_column(String(64), index=True)
+    """A keyed hash of the normalised contact (rate limits per contact, no plain copy kept)."""
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending``, ``verified``, ``failed`` (too many wrong codes) or ``superseded``."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    verified_at: Mapped[datetime | None] = mapped_column()
+
+
+class LoginFailure(Base):
+    """A failed agent log-in: recent ones per login and per client address slow down guessing."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(255), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -30,6 +30,12 @@ class LauncherSettings(BaseSettings):
     RABBITMQ_URL: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     RABBITMQ_QUEUE: str = "rasa_events"
     RABBITMQ_EXCHANGE: str = "rasa-exchange"
+    SCALEOUT_POSTGRES_URL: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    """Scale-out profile: the PostgreSQL server (any database on it; the two below are made)."""
+    SCALEOUT_CRM_DB: str = "csa_crm"
+    SCALEOUT_RASA_DB: str = "csa_rasa"
+    SCALEOUT_REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    """Scale-out profile: Rasa's lock store, chat-channel state, socket.io and console relay."""
     HEALTH_TIMEOUT: float = 300.0
     """Seconds each process may take to become healthy before the launcher gives up."""
 

@@ -55,7 +55,14 @@ WECHAT_DEFAULTS = {
     "CSA_WECHAT_APP_ID": "",
     "CSA_WECHAT_APP_SECRET": "",
     "CSA_WECHAT_API_BASE": "https://api.weixin.qq.com",
+    "CSA_WECOM_CORP_ID": "",
+    "CSA_WECOM_SECRET": "",
+    "CSA_WECOM_TOKEN": "",
+    "CSA_WECOM_ENCODING_AES_KEY": "",
+    "CSA_WECOM_API_BASE": "https://qyapi.weixin.qq.com",
+    "CSA_WECOM_MAX_AGE": "600",
     "CSA_CALLBACK_URL": "",
+    "CSA_CHANNEL_STATE_URL": "",
 }
 
 
@@ -84,6 +91,10 @@ def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str
         or str(frontend.CONSOLE.out_dir()),
         "CSA_BRIDGE_WIDGET_DIR": os.environ.get("CSA_BRIDGE_WIDGET_DIR")
         or str(frontend.WIDGET.out_dir()),
+        # Embedded (development) mode: one-time codes for chat-account verification are written
+        # here unless SMTP / SMS delivery is configured (crm_bridge/services/code_delivery.py).
+        "CSA_BRIDGE_CODE_OUTBOX_DIR": os.environ.get("CSA_BRIDGE_CODE_OUTBOX_DIR")
+        or str(var / "outbox"),
         **broker_env(settings),
         "CSA_ACTIONS_BRIDGE_URL": settings.url(settings.BRIDGE_PORT),
         "RASA_TELEMETRY_ENABLED": "false",
@@ -294,44 +305,43 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Prepare and start all processes; return when they stop."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile")
-    parser.add_argument(
-        "--no-train", action="store_true", help="do not train or look for a Rasa model"
-    )
-    args = parser.parse_args(argv)
-    settings = LauncherSettings()
+def prepare(settings: LauncherSettings, train: bool = True) -> Path | None:
+    """Secrets, trained models and the knowledge-base index every profile needs.
+
+    Returns the Rasa model (None with ``train=False``).
+
+    Raises:
+        TrainingError: the Rasa model or the knowledge base could not be built.
+    """
     for folder in ("rasa", "log"):
         (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
     ensure_secret(settings.VAR_DIR, BRIDGE_API_KEY)
     ensure_secret(settings.VAR_DIR, SITE_IDENTITY_SECRET)  # the demo shop signs with it
-    model = None
-    if not args.no_train:
-        try:
-            model = ensure_model(ROOT / "bot", settings.model_dir, settings.bot_python)
-        except TrainingError as err:
-            print(f"[run] error: {err}", file=sys.stderr)
-            return 1
-        prepare_sentiment(BridgeSettings(VAR_DIR=settings.VAR_DIR))
-        prepare_zh_model()
-        if kb_main(["build"]) != 0:
-            print("[run] error: the knowledge base did not build; fix the source named above")
-            return 1
-    env = process_env(settings, model)
-    names = procfile_names(args.procfile)
-    checks = {
-        name: check
-        for name, check in health_checks(settings, env["CSA_RASA_TOKEN"]).items()
-        if name in names
-    }
+    if not train:
+        return None
+    model = ensure_model(ROOT / "bot", settings.model_dir, settings.bot_python)
+    prepare_sentiment(BridgeSettings(VAR_DIR=settings.VAR_DIR))
+    prepare_zh_model()
+    if kb_main(["build"]) != 0:
+        raise TrainingError("the knowledge base did not build; fix the source named above")
+    return model
 
+
+def supervise(
+    settings: LauncherSettings,
+    procfile: Path,
+    env: dict[str, str],
+    checks: dict[str, Callable[[], bool]],
+    banner: str,
+) -> int:
+    """Run the Procfile's processes until Ctrl-C or until one dies; print ``banner`` when up."""
+    names = procfile_names(procfile)
+    checks = {name: check for name, check in checks.items() if name in names}
     # SIGTERM (a test harness, a service manager) stops like Ctrl-C does; SIGINT is set
     # explicitly because a shell starting us in the background would have it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
-    supervisor = Supervisor(args.procfile, env, settings.services_python)
+    supervisor = Supervisor(procfile, env, settings.services_python)
     try:
         unhealthy = wait_healthy(supervisor, checks, settings.HEALTH_TIMEOUT)
         if unhealthy:
@@ -341,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 1
         if supervisor.alive():
-            print(describe(settings), flush=True)
+            print(banner, flush=True)
         supervisor.process.wait()
     except KeyboardInterrupt:
         print("[run] stopping all processes …", flush=True)
@@ -354,6 +364,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         supervisor.report_death(name, rc)
         return rc or 1
     return supervisor.process.returncode or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Prepare and start all processes; return when they stop."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile")
+    parser.add_argument(
+        "--no-train", action="store_true", help="do not train or look for a Rasa model"
+    )
+    args = parser.parse_args(argv)
+    settings = LauncherSettings()
+    try:
+        model = prepare(settings, train=not args.no_train)
+    except TrainingError as err:
+        print(f"[run] error: {err}", file=sys.stderr)
+        return 1
+    env = process_env(settings, model)
+    checks = health_checks(settings, env["CSA_RASA_TOKEN"])
+    return supervise(settings, args.procfile, env, checks, describe(settings))
 
 
 if __name__ == "__main__":

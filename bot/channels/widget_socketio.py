@@ -6,16 +6,25 @@ agent wrote it (to show the name), or that it is a handoff notice. This channel 
 behaviour and adds a ``metadata`` object with those keys only; nothing else of the tracker
 leaves the server. Its name stays ``socketio``, so replies injected through Rasa's API with
 ``output_channel=socketio`` use it too.
+
+With several Rasa instances behind a load balancer (scale-out profile), a customer's socket is
+connected to one instance while an agent's reply may be injected through another. With
+``client_manager_url`` (``redis://…``, from ``CSA_CHANNEL_STATE_URL``) the socket.io server
+uses python-socketio's Redis manager: an emit on any instance reaches the room's sockets on
+every instance.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage
+import rasa.core.channels.socketio as rasa_socketio
+from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
+from socketio import AsyncRedisManager
 
 PUBLIC_KEYS = ("kb_entry_id", "kb_decision")
 
@@ -61,6 +70,16 @@ class WidgetSocketIOOutput(SocketIOOutput):
 class WidgetSocketIOInput(SocketIOInput):
     """Rasa's socket.io input whose replies go out through :class:`WidgetSocketIOOutput`."""
 
+    client_manager_url: str = ""
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Rasa's settings plus ``client_manager_url`` (empty: this process only)."""
+        channel = super().from_credentials(credentials)
+        assert isinstance(channel, WidgetSocketIOInput)
+        channel.client_manager_url = str((credentials or {}).get("client_manager_url") or "")
+        return channel
+
     def get_output_channel(self) -> WidgetSocketIOOutput | None:
         """The output for messages sent through Rasa's API (agent replies, notices)."""
         if self.sio is None:
@@ -75,4 +94,14 @@ class WidgetSocketIOInput(SocketIOInput):
                 message.output_channel = WidgetSocketIOOutput(self.sio, self.bot_message_evt)
             return await on_new_message(message)
 
-        return super().blueprint(answer_with_metadata)
+        if not self.client_manager_url:
+            return super().blueprint(answer_with_metadata)
+        # Rasa builds its AsyncServer inside blueprint() with no way to pass a client manager:
+        # hand it a server factory that adds ours, for this one call.
+        server = rasa_socketio.AsyncServer
+        manager = AsyncRedisManager(self.client_manager_url, channel="csa-socketio")
+        rasa_socketio.AsyncServer = functools.partial(server, client_manager=manager)
+        try:
+            return super().blueprint(answer_with_metadata)
+        finally:
+            rasa_socketio.AsyncServer = server

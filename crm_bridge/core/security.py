@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -75,4 +76,9 @@ def read_or_create_secret(path: Path) -> str:
         else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    # The loser of that race may find the file created but not written yet: wait for it.
+    for _ in range(100):
+        if secret := path.read_text().strip():
+            return secret
+        time.sleep(0.01)
+    raise RuntimeError(f"the secret file {path} is empty: delete it to generate a new one")

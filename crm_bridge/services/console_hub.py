@@ -2,8 +2,10 @@
 
 Producers run in any thread (the ingestion worker, request handlers in the thread pool); each
 connected console has an asyncio queue on the server's event loop and a "queue changed"
-flag, set thread-safely. Who may see what is decided per console by a predicate on its
-principal. A scale-out deployment relays these events between bridge replicas (issue 9).
+flag, set thread-safely. Who may see what is decided per console by an :class:`Audience`
+(plain data, so that it can travel). With several bridge instances a relay
+(``services/console_relay.py``) carries every event to the other instances, which deliver it to
+their own consoles with the same audience: each console gets each event once.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,49 @@ class ConsoleClient:
         return self.role in ("supervisor", "admin")
 
 
-Visibility = Callable[[ConsoleClient], bool]
+@dataclass(frozen=True)
+class Audience:
+    """Who may see an event: supervisors (unless excluded), one agent, or every console."""
+
+    everyone: bool = False
+    agent_id: int | None = None
+    supervisors: bool = True
+
+    def __call__(self, client: ConsoleClient) -> bool:
+        """Whether ``client`` may see the event."""
+        return (
+            self.everyone
+            or (self.supervisors and client.sees_all)
+            or (self.agent_id is not None and client.agent_id == self.agent_id)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form (relayed between bridge instances)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Audience | None:
+        """The inverse of :meth:`to_json`; None means every console."""
+        if data is None:
+            return None
+        agent_id = data.get("agent_id")
+        return cls(
+            everyone=bool(data.get("everyone")),
+            agent_id=int(agent_id) if agent_id is not None else None,
+            supervisors=bool(data.get("supervisors", True)),
+        )
+
+
+class Relay(Protocol):
+    """Carries hub events to the other bridge instances (``services/console_relay.py``)."""
+
+    def send_event(self, event: dict[str, Any], audience: Audience | None) -> None:
+        """Relay an event for the consoles ``audience`` allows (None: all); never blocks."""
+        ...
+
+    def send_queue_changed(self) -> None:
+        """Relay "every console refreshes its queue"; never blocks."""
+        ...
 
 
 class ConsoleHub:
@@ -47,6 +91,8 @@ class ConsoleHub:
         self._clients: set[ConsoleClient] = set()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.relay: Relay | None = None
+        """Set when events also go to the other bridge instances."""
 
     def register(self, agent_id: int | None, role: str) -> ConsoleClient:
         """Add a console (called on the event loop, from the WebSocket route)."""
@@ -62,7 +108,7 @@ class ConsoleHub:
         with self._lock:
             self._clients.discard(client)
 
-    def _targets(self, visible: Visibility | None) -> list[ConsoleClient]:
+    def _targets(self, visible: Callable[[ConsoleClient], bool] | None) -> list[ConsoleClient]:
         with self._lock:
             return [c for c in self._clients if visible is None or visible(c)]
 
@@ -78,8 +124,14 @@ class ConsoleHub:
             pass  # not on any loop: a worker thread
         loop.call_soon_threadsafe(callback)
 
-    def publish(self, event: dict[str, Any], visible: Visibility | None = None) -> None:
-        """Send ``event`` to every console for which ``visible`` holds."""
+    def publish(self, event: dict[str, Any], visible: Audience | None = None) -> None:
+        """Send ``event`` to every console ``visible`` allows (None: all), on every instance."""
+        self.deliver(event, visible)
+        if self.relay is not None:
+            self.relay.send_event(event, visible)
+
+    def deliver(self, event: dict[str, Any], visible: Audience | None = None) -> None:
+        """Send ``event`` to the consoles connected to this instance that may see it."""
         targets = self._targets(visible)
 
         def deliver() -> None:
@@ -94,7 +146,13 @@ class ConsoleHub:
             self._on_loop(deliver)
 
     def queue_changed(self) -> None:
-        """Every console refreshes its queue view."""
+        """Every console refreshes its queue view, on every instance."""
+        self.refresh_queues()
+        if self.relay is not None:
+            self.relay.send_queue_changed()
+
+    def refresh_queues(self) -> None:
+        """Every console connected to this instance refreshes its queue view."""
         targets = self._targets(None)
 
         def mark() -> None:

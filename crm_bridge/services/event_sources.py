@@ -7,6 +7,10 @@
 - :class:`PikaConsumer` (scale-out): consumes the RabbitMQ queue Rasa's Pika broker publishes
   to; a message is acknowledged only after its transaction committed (at-least-once), and the
   ingestor skips redelivered events.
+
+With several bridge instances on one PostgreSQL CRM, :class:`IngestionWorker` runs its source
+only while this instance holds the ingestion lock (:class:`~crm_bridge.core.locks.SessionLock`):
+one ingestor at a time, the others stand by and take over when the leader's connection closes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 
@@ -22,6 +28,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from crm_bridge.core.locks import SessionLock
 from crm_bridge.models import IngestCursor
 from crm_bridge.services.ingest import EventIngestor, RasaEvent
 
@@ -133,20 +140,95 @@ class SqlBrokerTail:
 
 
 class IngestionWorker:
-    """Runs one event source in a background thread of the bridge process."""
+    """Runs one event source in a background thread of the bridge process.
 
-    def __init__(self, run: Callable[[threading.Event], None], name: str) -> None:
+    With a ``leader_lock`` (several instances on PostgreSQL) the source runs only while this
+    instance holds the lock: a standby tries every ``retry_seconds``, and the leader checks its
+    lock connection as often and stops its source when it lost it. Without one (SQLite, a single
+    instance) the source simply runs.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[threading.Event], None],
+        name: str,
+        leader_lock: SessionLock | None = None,
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self.name = name
+        self._run = run
+        self.lock = leader_lock
+        self.retry_seconds = retry_seconds
+        self.role = "single" if leader_lock is None else "standby"
+        """``single`` (no other instance), ``leader`` or ``standby``; for the health check."""
+        self.terms = 0
+        """How many times this instance became the leader."""
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=run, args=(self._stop,), name=name, daemon=True)
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
 
     def start(self) -> None:
-        """Start consuming."""
+        """Start consuming (or standing by)."""
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the source to stop and wait for its current batch."""
+        """Ask the source to stop, wait for its current batch, give the lock up."""
         self._stop.set()
         self._thread.join(timeout)
+
+    def _main(self) -> None:
+        if self.lock is None:
+            self._run(self._stop)
+            return
+        told = False
+        try:
+            while not self._stop.is_set():
+                if self.lock.try_acquire():
+                    self._lead(self.lock)
+                    told = False
+                elif not told:
+                    logger.info(
+                        "%s: another bridge instance leads ingestion; standing by "
+                        "(trying every %.0f s)",
+                        self.name,
+                        self.retry_seconds,
+                    )
+                    told = True
+                self._stop.wait(self.retry_seconds)
+        finally:
+            self.lock.dispose()
+
+    def _lead(self, lock: SessionLock) -> None:
+        self.role = "leader"
+        self.terms += 1
+        logger.info(
+            "%s: this bridge instance (%s, pid %s) leads ingestion (lock held by backend %s)",
+            self.name,
+            socket.gethostname(),
+            os.getpid(),
+            lock.pid,
+        )
+        term = threading.Event()
+        source = threading.Thread(
+            target=self._run, args=(term,), name=f"{self.name}-leading", daemon=True
+        )
+        source.start()
+        try:
+            while not self._stop.wait(self.retry_seconds):
+                if not lock.held():
+                    logger.warning(
+                        "%s: lost the ingestion lock (its database connection closed); "
+                        "stopping ingestion, another instance may take over",
+                        self.name,
+                    )
+                    break
+                if not source.is_alive():
+                    logger.error("%s: the event source stopped; giving leadership up", self.name)
+                    break
+        finally:
+            term.set()
+            source.join(30.0)
+            lock.release()
+            self.role = "standby"
 
 
 class PikaConsumer:

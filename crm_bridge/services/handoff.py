@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge.core.config import Settings
+from crm_bridge.core.locks import xact_lock
 from crm_bridge.models import (
     Agent,
     Availability,
@@ -47,7 +49,7 @@ from crm_bridge.schemas import (
 )
 from crm_bridge.services import handoff_queue as queue
 from crm_bridge.services.audit import audit
-from crm_bridge.services.console_hub import ConsoleClient, ConsoleHub, Visibility
+from crm_bridge.services.console_hub import Audience, ConsoleHub
 from crm_bridge.services.escalation_triggers import EscalationRules
 from crm_bridge.services.handoff_notices import notice
 from crm_bridge.services.ingest import RasaEvent, SentimentScorer, linear_trend
@@ -66,14 +68,11 @@ class HandoffConflict(RuntimeError):
     """The handoff is not in a state that allows this (message safe to show)."""
 
 
-def _visible(escalation: Escalation) -> Visibility:
+def _visible(escalation: Escalation) -> Audience:
     """Who may see the events of a handoff: supervisors, everyone while it waits, its agent."""
-    agent_id, waiting = escalation.agent_id, escalation.status == EscalationStatus.OPEN
-
-    def check(client: ConsoleClient) -> bool:
-        return client.sees_all or waiting or client.agent_id == agent_id
-
-    return check
+    return Audience(
+        everyone=escalation.status == EscalationStatus.OPEN, agent_id=escalation.agent_id
+    )
 
 
 def transcript_item(message: Message) -> TranscriptItem:
@@ -121,6 +120,7 @@ class HandoffDesk:
         )
         # Senders whose escalation was triggered and not yet opened by the bot.
         self._triggered: dict[str, float] = {}
+        self._escalations = ThreadPoolExecutor(max_workers=4, thread_name_prefix="escalate")
 
     # -- views ----------------------------------------------------------------------------
 
@@ -294,6 +294,8 @@ class HandoffDesk:
     def open(self, session: Session, body: HandoffRequest, actor: str) -> HandoffOpened:
         """Open a live handoff (or a ticket when nobody can take it); idempotent per sender."""
         self._triggered.pop(body.sender_id, None)
+        # Two instances asked at once for one sender (a retried call) open one handoff.
+        xact_lock(session, f"handoff-open:{body.sender_id}")
         existing = session.scalars(
             select(Escalation).where(
                 Escalation.sender_id == body.sender_id,
@@ -397,27 +399,43 @@ class HandoffDesk:
                 self._announce(escalation, agent, "agent_joined")
         self._publish(session, escalations)
 
-    def accept(self, session: Session, escalation: Escalation, agent: Agent) -> QueueItem:
-        """An agent takes a waiting handoff."""
+    @staticmethod
+    def _not_acceptable(escalation: Escalation, agent: Agent) -> HandoffConflict | None:
         if not escalation.live or escalation.status not in OPEN_TICKETS:
-            raise HandoffConflict("this conversation is no longer waiting")
+            return HandoffConflict("this conversation is no longer waiting")
+        if escalation.status == EscalationStatus.ASSIGNED and escalation.agent_id != agent.id:
+            return HandoffConflict("another agent has taken this conversation")
+        return None
+
+    def accept(self, session: Session, escalation: Escalation, agent: Agent) -> QueueItem:
+        """An agent takes a waiting handoff (of two at once on any instances, one wins)."""
+        if conflict := self._not_acceptable(escalation, agent):
+            raise conflict
         if escalation.agent_id == agent.id:
             return self.queue_item(session, escalation)
-        if escalation.status == EscalationStatus.ASSIGNED:
-            raise HandoffConflict("another agent has taken this conversation")
-        queue.assign(escalation, agent)
+        if not queue.take(session, escalation, agent):
+            session.rollback()  # then read what the other transaction made of it
+            if conflict := self._not_acceptable(escalation, agent):
+                raise conflict
+            return self.queue_item(session, escalation)  # the same agent, twice at once
         audit(session, agent.login, "accept", "escalation", escalation.id)
         session.commit()
         self._assigned(session, [escalation])
         return self.queue_item(session, escalation)
 
     def transfer(self, session: Session, escalation: Escalation, by: Agent, to: Agent) -> QueueItem:
-        """Give the handoff to another agent."""
+        """Give the handoff to another agent (as the caller saw it: owner and status)."""
         if not escalation.live or escalation.status not in OPEN_TICKETS:
             raise HandoffConflict("this conversation is closed")
+        queue.serialize_assignment(session)  # presence cannot change under us now
+        session.refresh(to)
         if not to.active or to.availability == Availability.OFFLINE:
             raise HandoffConflict(f"{to.name} is offline")
-        queue.assign(escalation, to)
+        if not queue.hand_over(session, escalation, to, seen_agent=escalation.agent_id):
+            session.rollback()
+            if not escalation.live or escalation.status not in OPEN_TICKETS:
+                raise HandoffConflict("this conversation is closed")
+            raise HandoffConflict("this conversation has just changed hands; reload it")
         audit(session, by.login, "transfer", "escalation", escalation.id, to=to.id)
         session.commit()
         self._assigned(session, [escalation])
@@ -425,6 +443,8 @@ class HandoffDesk:
 
     def set_availability(self, session: Session, agent: Agent, availability: Availability) -> None:
         """Presence; offline returns the agent's handoffs to the queue."""
+        # Not while another instance assigns (it could give this agent a handoff as they leave).
+        queue.serialize_assignment(session)
         agent.availability = availability
         returned = queue.release(session, agent) if availability == Availability.OFFLINE else []
         assigned = queue.auto_assign(session) if self.settings.HANDOFF_AUTO_ASSIGN else []
@@ -469,7 +489,7 @@ class HandoffDesk:
         now = utcnow()
         escalation.first_response_at = escalation.first_response_at or now
         if escalation.agent_id is None:
-            queue.assign(escalation, agent)
+            queue.take(session, escalation, agent)  # a supervisor answering a waiting one
         message = self._store_sent(session, escalation, event)
         session.commit()
         item = transcript_item(message) if message else self._unstored(event, agent)
@@ -554,7 +574,11 @@ class HandoffDesk:
         sees_all: bool,
     ) -> QueueItem:
         """Resolve (the bot resumes and asks for a rating) or hand back to the bot."""
+        # The row stays locked (PostgreSQL) while Rasa is told: a concurrent close, transfer or
+        # accept on another instance waits, then finds it closed (409).
+        queue.lock(session, escalation)
         self._require_owner(escalation, agent, sees_all)
+        seen_agent = escalation.agent_id
         if escalation.sender_id:
             # Rasa first: if it is down the agent keeps the conversation and can retry.
             self.rasa.resume(escalation.sender_id)
@@ -564,15 +588,19 @@ class HandoffDesk:
             except RasaUnavailable as err:
                 logger.warning("bot did not take handoff %s back: %s", escalation.id, err)
         now = utcnow()
-        escalation.agent_id = escalation.agent_id or agent.id
-        escalation.resolution_code = resolution_code or (
-            "handed_back" if mode == "hand_back" else "resolved"
-        )
-        escalation.resolved_at = escalation.resolved_at or now
-        escalation.status = EscalationStatus.RESOLVED
+        values: dict[str, Any] = {
+            "agent_id": seen_agent or agent.id,
+            "resolution_code": resolution_code
+            or ("handed_back" if mode == "hand_back" else "resolved"),
+            "resolved_at": escalation.resolved_at or now,
+            "status": EscalationStatus.RESOLVED,
+        }
         if mode == "hand_back":
-            escalation.status = EscalationStatus.CLOSED
-            escalation.closed_at = now
+            values.update(status=EscalationStatus.CLOSED, closed_at=now)
+        if not queue.finish(session, escalation, seen_agent, **values):
+            # SQLite only (no row lock): it changed while Rasa was told.
+            session.rollback()
+            raise HandoffConflict("this conversation was closed or transferred meanwhile")
         audit(session, agent.login, mode, "escalation", escalation.id, code=resolution_code)
         session.commit()
         self._publish(session, [escalation])
@@ -640,12 +668,19 @@ class HandoffDesk:
             return  # already with a human or waiting for one
         self._triggered[sender] = time.time()
         logger.info("escalation trigger %s for a conversation on %s", reason, item.get("channel"))
+        # Rasa runs the handoff action (seconds when it is busy): not on the ingestion thread,
+        # which would stop storing every other conversation's messages meanwhile.
+        self._escalations.submit(self._escalate, sender, reason, item.get("channel"))
+
+    def _escalate(self, sender: str, reason: str, channel: str | None) -> None:
         try:
             self.rasa.execute(
                 sender,
                 "action_handoff_to_human",
                 slots={"handoff_reason": reason},
-                output_channel=item.get("channel"),
+                output_channel=channel,
             )
         except RasaUnavailable as err:
             logger.warning("escalation trigger %s not delivered: %s", reason, err)
+        except Exception:  # noqa: BLE001 - a worker thread: log, never die silently
+            logger.exception("escalation trigger %s failed", reason)

@@ -5,15 +5,22 @@ priority comes from the customer's tier, the sentiment of their messages and the
 handoff. Automatic assignment gives a waiting handoff to an online agent with free capacity
 who speaks the customer's language, least busy first (then the one who has waited longest for
 work, approximated by the lower id); agents can also pick by hand and supervisors reassign.
+
+Several bridge instances work on the same rows, so every change of a handoff's owner or status
+is a conditional UPDATE (``… WHERE status / agent_id are what the caller saw``) that tells
+whether it won, and automatic assignment runs under a PostgreSQL transaction lock, so that two
+instances never give one handoff twice or an agent more than their capacity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from crm_bridge.core.locks import xact_lock
 from crm_bridge.models import (
     Agent,
     AgentRole,
@@ -111,31 +118,123 @@ def pick_agent(session: Session, language: str | None) -> Agent | None:
     return min(free, key=lambda a: (busy.get(a.id, 0), a.id), default=None)
 
 
-def assign(escalation: Escalation, agent: Agent) -> None:
-    """Give the handoff to ``agent``."""
-    escalation.agent_id = agent.id
-    escalation.status = EscalationStatus.ASSIGNED
-    escalation.assigned_at = utcnow()
+def _agent_is(agent_id: int | None) -> ColumnElement[bool]:
+    return Escalation.agent_id.is_(None) if agent_id is None else Escalation.agent_id == agent_id
+
+
+def update_if(
+    session: Session, escalation: Escalation, conditions: Sequence[ColumnElement[bool]], **values
+) -> bool:
+    """``UPDATE`` the handoff's row only while ``conditions`` hold; True if it did.
+
+    On PostgreSQL a concurrent transaction that changed the row first makes this one wait for
+    its commit and then re-check the conditions on the new row: exactly one of two wins. The
+    object gets the new values (the row is already written in this transaction).
+    """
+    result = session.execute(
+        update(Escalation)
+        .where(Escalation.id == escalation.id, *conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    for name, value in values.items():
+        set_committed_value(escalation, name, value)
+    return True
+
+
+def take(session: Session, escalation: Escalation, agent: Agent) -> bool:
+    """Give a waiting handoff to ``agent``; False if it is no longer waiting."""
+    return update_if(
+        session,
+        escalation,
+        [Escalation.live.is_(True), Escalation.status == EscalationStatus.OPEN],
+        agent_id=agent.id,
+        status=EscalationStatus.ASSIGNED,
+        assigned_at=utcnow(),
+    )
+
+
+def hand_over(session: Session, escalation: Escalation, to: Agent, seen_agent: int | None) -> bool:
+    """Give an open handoff to ``to``; False if it closed or changed hands since it was read."""
+    return update_if(
+        session,
+        escalation,
+        [Escalation.live.is_(True), Escalation.status.in_(ACTIVE), _agent_is(seen_agent)],
+        agent_id=to.id,
+        status=EscalationStatus.ASSIGNED,
+        assigned_at=utcnow(),
+    )
+
+
+def finish(session: Session, escalation: Escalation, seen_agent: int | None, **values) -> bool:
+    """Resolve or close an open handoff; False if it closed or changed hands since it was read."""
+    return update_if(
+        session,
+        escalation,
+        [Escalation.live.is_(True), Escalation.status.in_(ACTIVE), _agent_is(seen_agent)],
+        **values,
+    )
+
+
+def lock(session: Session, escalation: Escalation) -> None:
+    """Re-read the handoff's row; on PostgreSQL lock it until this transaction ends.
+
+    ``SELECT … FOR UPDATE``: for a change decided on the row's state with a slow step in
+    between (closing calls Rasa first).
+    """
+    session.refresh(escalation, with_for_update=True)
+
+
+def serialize_assignment(session: Session) -> None:
+    """Keep other transactions from assigning handoffs or changing presence meanwhile.
+
+    Waits for the one doing it now; held until this transaction ends (PostgreSQL; SQLite is
+    a single instance).
+    """
+    xact_lock(session, "handoff-assignment")
 
 
 def auto_assign(session: Session) -> list[Escalation]:
-    """Assign waiting handoffs, in queue order, while agents have capacity; return those."""
+    """Assign waiting handoffs, in queue order, while agents have capacity; return those.
+
+    One instance at a time (:func:`serialize_assignment`), so that loads and presence are
+    read after the other instances' assignments are committed.
+    """
+    serialize_assignment(session)
     assigned = []
     for escalation in waiting(session):
         agent = pick_agent(session, escalation.language)
-        if agent is not None:
-            assign(escalation, agent)
-            session.flush()
+        if agent is not None and take(session, escalation, agent):
             assigned.append(escalation)
     return assigned
 
 
 def release(session: Session, agent: Agent) -> list[Escalation]:
-    """Return an agent's live handoffs to the queue (the agent went offline)."""
-    returned = active(session, agent.id)
-    for escalation in returned:
-        escalation.agent_id = None
-        escalation.status = EscalationStatus.OPEN
-        escalation.assigned_at = None
-    session.flush()
-    return returned
+    """Return an agent's live handoffs to the queue (the agent went offline).
+
+    One conditional UPDATE: a handoff closed or transferred meanwhile on another instance is
+    left as it is.
+    """
+    ids = session.scalars(
+        update(Escalation)
+        .where(
+            Escalation.agent_id == agent.id,
+            Escalation.live.is_(True),
+            Escalation.status.in_(ACTIVE),
+        )
+        .values(agent_id=None, status=EscalationStatus.OPEN, assigned_at=None)
+        .returning(Escalation.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Escalation)
+            .where(Escalation.id.in_(ids))
+            .order_by(_RANK, Escalation.created_at, Escalation.id)
+            .execution_options(populate_existing=True)
+        )
+    )

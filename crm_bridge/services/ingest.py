@@ -134,12 +134,17 @@ class EventIngestor:
         self.listener: Callable[[list[dict[str, Any]]], None] | None = None
         """Called with the new messages after their transaction committed (consoles,
         escalation triggers); set by the app."""
+        self.guard: Callable[[Session], None] | None = None
+        """Called in each batch's transaction before anything is applied; raises to refuse
+        the batch (several instances: this one no longer leads ingestion)."""
 
     def _stored_text(self, text: str | None) -> str | None:
         return mask_pii(text) if text and self.mask_transcripts else text
 
     def apply(self, session: Session, events: Iterable[RasaEvent]) -> int:
         """Apply events in order; return how many were new (not seen before)."""
+        if self.guard is not None:
+            self.guard(session)
         batch = list(events)
         keys = [event.key for event in batch]
         seen = set(

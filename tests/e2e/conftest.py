@@ -26,6 +26,11 @@ from devtools.config import ROOT
 from devtools.run import READY_LINE
 from tests.utils.callback_receiver import CallbackReceiver
 from tests.utils.fake_wechat import APP_ID, APP_SECRET, FakeWeChat
+from tests.utils.fake_wecom import AES_KEY as WECOM_AES_KEY
+from tests.utils.fake_wecom import CALLBACK_TOKEN as WECOM_TOKEN
+from tests.utils.fake_wecom import CORP_ID as WECOM_CORP_ID
+from tests.utils.fake_wecom import SECRET as WECOM_SECRET
+from tests.utils.fake_wecom import FakeWeCom
 from tests.utils.processes import free_port, pid_alive, started_pids, wait_for_text
 
 
@@ -39,6 +44,13 @@ class Stack:
     rasa_token: str
     var_dir: Path
     log: Path
+    database_url: str = ""
+    """The CRM database (default: the embedded SQLite file under ``var_dir``)."""
+
+    @property
+    def crm_url(self) -> str:
+        """SQLAlchemy URL of the CRM database."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'crm.db'}"
 
     def say(self, sender: str, message: str, metadata: dict | None = None) -> list[dict]:
         """Send one message over the REST channel; return the bot's replies."""
@@ -67,8 +79,14 @@ class Stack:
 
 
 @contextmanager
-def running_stack(var_dir: Path, **settings: str) -> Iterator[Stack]:
-    """Start the system with the launcher on free ports; stop it with Ctrl-C afterwards."""
+def running_stack(
+    var_dir: Path,
+    launcher: str = "devtools.run",
+    ready: str = READY_LINE,
+    processes: frozenset[str] = frozenset({"rasa", "actions", "bridge"}),
+    **settings: str,
+) -> Iterator[Stack]:
+    """Start the system with ``launcher`` on free ports; stop it with Ctrl-C afterwards."""
     ports = {name: free_port() for name in ("RASA", "ACTIONS", "BRIDGE")}
     env = {
         **os.environ,
@@ -79,7 +97,7 @@ def running_stack(var_dir: Path, **settings: str) -> Iterator[Stack]:
     log = var_dir / "launcher.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "devtools.run"],
+            [sys.executable, "-m", launcher],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -88,7 +106,7 @@ def running_stack(var_dir: Path, **settings: str) -> Iterator[Stack]:
         )
     try:
         # Generous: a cold CI run trains the model first.
-        output = wait_for_text(log, READY_LINE, proc, timeout=900)
+        output = wait_for_text(log, ready, proc, timeout=900)
         yield Stack(
             rasa_url=f"http://127.0.0.1:{ports['RASA']}",
             actions_url=f"http://127.0.0.1:{ports['ACTIONS']}",
@@ -107,7 +125,7 @@ def running_stack(var_dir: Path, **settings: str) -> Iterator[Stack]:
     pids = started_pids(log.read_text())
     time.sleep(0.5)
     leftovers = {name: pid for name, pid in pids.items() if pid_alive(pid)}
-    assert set(pids) == {"rasa", "actions", "bridge"}, output
+    assert set(pids) == processes, output
     assert not leftovers, f"processes still running after Ctrl-C: {leftovers}"
 
 
@@ -119,6 +137,14 @@ WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 def fake_wechat() -> Iterator[FakeWeChat]:
     """The WeChat platform API, stubbed at its HTTP boundary."""
     fake = FakeWeChat()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="session")
+def fake_wecom() -> Iterator[FakeWeCom]:
+    """WeCom's customer-service API, stubbed at its HTTP boundary."""
+    fake = FakeWeCom()
     yield fake
     fake.close()
 
@@ -136,8 +162,9 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory,
     fake_wechat: FakeWeChat,
     callback_receiver: CallbackReceiver,
+    fake_wecom: FakeWeCom,
 ) -> Iterator[Stack]:
-    """The system in its embedded default configuration (WeChat pointed at the stub)."""
+    """The system in its embedded default configuration (WeChat and WeCom pointed at stubs)."""
     wechat = {
         "CALLBACK_URL": callback_receiver.url,
         "WECHAT_TOKEN": WECHAT_TOKEN,
@@ -145,6 +172,11 @@ def stack(
         "WECHAT_APP_ID": APP_ID,
         "WECHAT_APP_SECRET": APP_SECRET,
         "WECHAT_API_BASE": fake_wechat.url,
+        "WECOM_CORP_ID": WECOM_CORP_ID,
+        "WECOM_SECRET": WECOM_SECRET,
+        "WECOM_TOKEN": WECOM_TOKEN,
+        "WECOM_ENCODING_AES_KEY": WECOM_AES_KEY,
+        "WECOM_API_BASE": fake_wecom.url,
     }
     with running_stack(tmp_path_factory.mktemp("var"), **wechat) as running:
         yield running

@@ -33,7 +33,7 @@ class ConsoleAgent:
     """An agent using the bridge API the way the console does."""
 
     def __init__(self, stack, name: str, languages: list[str], role=AgentRole.AGENT) -> None:
-        engine = create_engine(f"sqlite:///{stack.var_dir / 'crm.db'}")
+        engine = create_engine(stack.crm_url)
         with Session(engine) as session:
             agent = make_agent(session, role, name=name, languages=languages)
             session.commit()

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 import httpx
 
 from actions.config import ActionSettings, get_settings
+
+# One connection pool per event loop and bridge address: a new AsyncClient per call built a
+# TLS context (reading the CA bundle) every time, three quarters of the action server's CPU
+# under load (benchmarks/load_test.py, profiled with py-spy), and opened a new connection.
+_CLIENTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, float], httpx.AsyncClient]
+] = weakref.WeakKeyDictionary()
+
+
+def _client(settings: ActionSettings) -> httpx.AsyncClient:
+    per_loop = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
+    key = (settings.BRIDGE_URL, settings.BRIDGE_TIMEOUT)
+    client = per_loop.get(key)
+    if client is None or client.is_closed:
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        client = httpx.AsyncClient(
+            base_url=settings.BRIDGE_URL, timeout=settings.BRIDGE_TIMEOUT, limits=limits
+        )
+        per_loop[key] = client
+    return client
 
 
 class BridgeError(RuntimeError):
@@ -23,17 +45,20 @@ class BridgeClient:
     def __init__(self, settings: ActionSettings | None = None) -> None:
         self.settings = settings or get_settings()
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _request(
+        self, method: str, path: str, *, expect_limit: bool = False, **kwargs: Any
+    ) -> Any:
         headers = {"X-API-Key": self.settings.bridge_api_key}
         try:
-            async with httpx.AsyncClient(
-                base_url=self.settings.BRIDGE_URL, timeout=self.settings.BRIDGE_TIMEOUT
-            ) as client:
-                response = await client.request(method, f"/api/v1{path}", headers=headers, **kwargs)
+            response = await _client(self.settings).request(
+                method, f"/api/v1{path}", headers=headers, **kwargs
+            )
         except httpx.HTTPError as err:
             raise BridgeError(f"CRM bridge unreachable: {err.__class__.__name__}") from err
         if response.status_code == 404:
             raise NotFound(f"CRM bridge found nothing for {method} {path}")
+        if response.status_code == 429 and expect_limit:
+            return response.json()  # a business answer (status "rate_limited"), not a failure
         if response.status_code >= 400:
             raise BridgeError(f"CRM bridge answered {response.status_code} to {method} {path}")
         return response.json()
@@ -99,6 +124,34 @@ class BridgeClient:
                 "user_id": user_id,
                 "user_hash": user_hash,
             },
+        )
+
+    async def start_verification(
+        self, channel: str, sender_id: str, contact: str, language: str
+    ) -> dict[str, Any]:
+        """Ask for a one-time code to ``contact``.
+
+        ``status`` is sent (also for unknown contacts), invalid_contact, rate_limited or
+        unavailable.
+        """
+        return await self._request(
+            "POST",
+            "/bot/verification",
+            expect_limit=True,
+            json={
+                "channel": channel,
+                "sender_id": sender_id,
+                "contact": contact[:320],
+                "language": language,
+            },
+        )
+
+    async def confirm_verification(self, channel: str, sender_id: str, code: str) -> dict[str, Any]:
+        """Check the code typed back; ``status`` verified links this chat account."""
+        return await self._request(
+            "POST",
+            "/bot/verification/confirm",
+            json={"channel": channel, "sender_id": sender_id, "code": code[:20]},
         )
 
     async def get_order(self, number: str, channel: str, external_id: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from crm_bridge.api.deps import (
 )
 from crm_bridge.models import Agent
 from crm_bridge.schemas import AgentPublic, AvailabilityUpdate, KbHit, Language, Page
-from crm_bridge.services.console_hub import ConsoleClient
+from crm_bridge.services.console_hub import Audience, ConsoleClient
 from crm_bridge.services.handoff import HandoffDesk
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def set_availability(
     public = AgentPublic.model_validate(agent)
     desk.hub.publish(
         {"type": "agent", "data": public.model_dump(mode="json")},
-        lambda client: client.agent_id == agent.id,
+        Audience(agent_id=agent.id, supervisors=False),
     )
     return public
 

@@ -161,7 +161,11 @@ def get_handoff(
 @router.post("/{handoff_id}/accept", response_model=QueueItem, operation_id="handoff-accept")
 def accept(session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId) -> QueueItem:
     """Take a waiting handoff."""
-    escalation = _handoff(session, handoff_id, principal, desk)
+    escalation = session.get(Escalation, handoff_id)
+    if escalation is None or not escalation.live:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no live handoff {handoff_id}")
+    # Every agent saw it waiting: one taken meanwhile (on any instance) is a 409 that says so,
+    # whether it was taken just before this request or while it ran.
     try:
         return desk.accept(session, escalation, _agent(session, principal))
     except HandoffConflict as err:

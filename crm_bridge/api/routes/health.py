@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,15 +19,30 @@ class HealthPublic(BaseModel):
     status: str
     database: str
     version: str
+    ingestion: str
+    """``off`` (no event source), ``single`` (the only instance), ``leader`` or ``standby``
+    (several instances on PostgreSQL: one ingests)."""
+    console_fanout: str
+    """``local`` (this process's consoles only), ``redis`` (relayed to every instance) or
+    ``redis_unreachable`` (relaying, but Redis is down: local consoles only for now)."""
 
 
 @router.get("/health", response_model=HealthPublic, operation_id="health-get")
-def health(session: SessionDep) -> HealthPublic:
-    """Report whether the bridge and its database answer."""
+def health(request: Request, session: SessionDep) -> HealthPublic:
+    """Report whether the bridge and its database answer, and this instance's roles."""
     try:
         session.execute(text("SELECT 1"))
     except SQLAlchemyError as err:
         raise HTTPException(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE, detail="database unavailable"
         ) from err
-    return HealthPublic(status="ok", database="ok", version=__version__)
+    worker = getattr(request.app.state, "ingestion", None)
+    relay = getattr(request.app.state, "relay", None)
+    fanout = "local" if relay is None else "redis" if relay.connected else "redis_unreachable"
+    return HealthPublic(
+        status="ok",
+        database="ok",
+        version=__version__,
+        ingestion=worker.role if worker is not None else "off",
+        console_fanout=fanout,
+    )

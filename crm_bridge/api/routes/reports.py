@@ -49,7 +49,10 @@ def _aware(value: datetime) -> datetime:
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     end = _aware(end) if end else datetime.now(UTC)
-    start = _aware(start) if start else end - timedelta(days=30)
+    try:
+        start = _aware(start) if start else end - timedelta(days=30)
+    except OverflowError:  # an end in the first days of year 1: no range before it
+        start = end
     if start >= end or end - start > MAX_RANGE:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

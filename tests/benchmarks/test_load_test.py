@@ -1,0 +1,112 @@
+"""The load generator's own parts (benchmarks/load_test.py), without servers.
+
+Its run against the real system is tests/e2e/test_load.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import random
+import socket
+import time
+
+from benchmarks import load_test
+from tests.utils.processes import free_port
+
+
+def _script(seed: int, channel: str = "socketio"):
+    return SCRIPTS.conversation(random.Random(seed), channel)
+
+
+SCRIPTS = load_test.Scripts("s3cret", 0.5)
+
+
+def test_an_unreachable_system_fails_fast_with_exit_code_2(capsys):
+    nobody = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    code = load_test.main(["--rasa-url", nobody, "--bridge-url", nobody, "--duration", "30"])
+    assert code == 2 and time.monotonic() - started < 10
+    assert "does not answer" in capsys.readouterr().err
+
+
+def test_knowledge_questions_come_from_the_demo_knowledge_base_in_both_languages():
+    questions = load_test.load_kb_questions()
+    assert ("退货运费谁出？", "returns-shipping-fee") in questions["zh"]
+    assert ("How long does delivery take?", "delivery-time") in questions["en"]
+    assert all(not load_test.HAN.search(q) for q, _ in questions["en"])
+
+
+def test_scripts_mix_every_kind_in_both_languages_and_sign_like_the_widget():
+    kinds, languages, handoffs = set(), set(), 0
+    for seed in range(200):
+        language, steps = _script(seed)
+        languages.add(language)
+        for step in steps:
+            if isinstance(step, load_test.HandoffStep):
+                handoffs += 1
+                assert step is steps[-1]
+                continue
+            kinds.add(step.kind)
+            if step.metadata:
+                user = step.metadata["user_id"]
+                digest = hmac.new(b"s3cret", user.encode(), hashlib.sha256).hexdigest()
+                assert step.metadata["user_hash"] == digest
+    assert kinds == {"kb", "order", "smalltalk"} and languages == {"zh", "en"}
+    assert 60 < handoffs < 140  # about half of 200 with share 0.5
+    rest = [_script(seed, "rest") for seed in range(100)]
+    assert not any(isinstance(s, load_test.HandoffStep) for _, steps in rest for s in steps)
+
+
+def test_anonymous_customers_expect_a_refusal_signed_ones_their_order():
+    scripts = SCRIPTS
+    signed = scripts.customers[0]
+    assert signed.user_id == "demo-user-1" and "DS01010003" in signed.orders
+    rng = random.Random(3)
+    (anonymous,) = scripts._order(rng, "zh", None, None)
+    refusal = [{"text": "为保护您的隐私，查询订单和会员信息需要先验证身份"}]
+    assert anonymous.check(refusal, "rest") is None
+    leaked = [{"text": f"验证身份 订单 {anonymous.text[4:14]}"}]
+    assert anonymous.check(leaked, "rest") is not None
+    turns = scripts._order(random.Random(1), "en", signed, {"user_id": "demo-user-1"})
+    number = turns[-1].text if len(turns) == 2 else turns[0].text.split()[-1].rstrip("?")
+    answer = [{"text": f"Order {number} (placed 2026-11-27, 1299.00 CNY): shipped."}]
+    assert turns[-1].check(answer, "socketio") is None
+    assert turns[-1].check([{"text": "please get verified first"}], "socketio") is not None
+
+
+def test_a_knowledge_turn_over_socketio_needs_the_kb_decision():
+    answer = [{"text": "x", "metadata": {"kb_decision": "answer"}}]
+    assert load_test.kb_answer(answer, "socketio") is None
+    assert load_test.kb_answer([{"text": "x"}], "socketio") == "no knowledge-base answer"
+    assert load_test.kb_answer([{"text": "x"}], "rest") is None
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert load_test.percentile(values, 50) == 50
+    assert load_test.percentile(values, 95) == 95
+    assert load_test.percentile(values, 99) == 99
+    assert load_test.percentile([7.0], 99) == 7 and load_test.percentile([], 50) is None
+
+
+def test_the_process_listening_on_a_port_is_found():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert load_test.pid_listening_on(sock.getsockname()[1]) == os.getpid()
+    assert load_test.pid_listening_on(free_port()) is None
+
+
+def test_the_sampler_measures_cpu_and_memory_of_a_busy_process():
+    rec = load_test.Recorder()
+    sampler = load_test.ResourceSampler({}, rec)
+    sampler.sample()
+    deadline = time.perf_counter() + 0.6  # samples are at least 0.5 s apart
+    while time.perf_counter() < deadline:
+        pass
+    sampler.sample()
+    summary = sampler.summary((0, 0), (0, 10))
+    assert summary["load generator"]["cpu_mean"] > 20
+    assert summary["load generator"]["rss_mean_mb"] > 10
