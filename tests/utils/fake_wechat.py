@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.utils.fake_http import FakePlatform, JsonHandler
 
 APP_ID = "wx0123456789abcdef"
 APP_SECRET = "test-app-secret"
 
 
-class FakeWeChat:
+class FakeWeChat(FakePlatform):
     """Runs the fake API in a thread; ``sent`` lists ``(open_id, text)`` in arrival order."""
 
     def __init__(self) -> None:
@@ -27,18 +27,7 @@ class FakeWeChat:
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
-            def _json(self, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802
                 url = urlsplit(self.path)
                 query = parse_qs(url.query)
@@ -65,27 +54,9 @@ class FakeWeChat:
                     fake.sent.append((body["touser"], body["text"]["content"]))
                 self._json({"errcode": 0, "errmsg": "ok"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self._serve(Handler)
 
     def messages_to(self, open_id: str) -> list[str]:
         """What was sent to one follower."""
         with self._lock:
             return [text for who, text in self.sent if who == open_id]
-
-    def wait_for(self, open_id: str, count: int = 1, timeout: float = 20.0) -> list[str]:
-        """At least ``count`` messages to ``open_id``, or AssertionError."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.messages_to(open_id)
-            if len(got) >= count:
-                return got
-            time.sleep(0.1)
-        raise AssertionError(f"{open_id} got {self.messages_to(open_id)}, wanted {count}")
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()

@@ -23,12 +23,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from channels.wechat_crypto import WeChatCrypto, signature
+
+from tests.utils.fake_http import FakePlatform, JsonHandler
 
 CORP_ID = "ww0123456789abcdef"
 SECRET = "test-kf-secret"
@@ -73,7 +74,7 @@ def _valid_message(body: dict) -> bool:
     return False
 
 
-class FakeWeCom:
+class FakeWeCom(FakePlatform):
     """Runs the fake API in a thread; ``sent`` lists what the channel sent, in arrival order."""
 
     def __init__(self, page_size: int = 3) -> None:
@@ -90,18 +91,7 @@ class FakeWeCom:
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
-            def _json(self, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802
                 url = urlsplit(self.path)
                 query = parse_qs(url.query)
@@ -139,10 +129,7 @@ class FakeWeCom:
                     answer = handler(body) if handler else {"errcode": 404, "errmsg": "no such"}
                 self._json(answer)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self._serve(Handler)
 
     # -- the endpoints (called with the lock held) ---------------------------------------------
 
@@ -295,21 +282,6 @@ class FakeWeCom:
         """What was sent to one customer."""
         with self._lock:
             return [s for s in self.sent if s.touser == user]
-
-    def wait_for(self, user: str, count: int = 1, timeout: float = 20.0) -> list[Sent]:
-        """At least ``count`` messages to ``user``, or AssertionError."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.messages_to(user)
-            if len(got) >= count:
-                return got
-            time.sleep(0.1)
-        raise AssertionError(f"{user} got {self.messages_to(user)}, wanted {count}")
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def post_callback(rasa_url: str, params: dict[str, str], body: bytes) -> httpx.Response:

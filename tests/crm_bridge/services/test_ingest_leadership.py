@@ -7,13 +7,11 @@ takes over within a few seconds, from where the leader stopped, storing nothing 
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import pika
 import pytest
 from sqlalchemy import func, select, text
 
@@ -26,8 +24,7 @@ from crm_bridge.services.event_sources import IngestionWorker
 from tests.crm_bridge.instances import write_broker_rows
 from tests.utils import rasa_events as ev
 from tests.utils.databases import postgres_database
-
-RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+from tests.utils.rabbit import RABBIT_URL, test_broker
 
 
 class Recorder:
@@ -171,27 +168,8 @@ def test_sqlite_needs_no_leader(tmp_path):
 
 @pytest.fixture
 def rabbit():
-    suffix = uuid.uuid4().hex[:8]
-    queue, exchange = f"csa-test-lead-{suffix}", f"csa-test-lead-exchange-{suffix}"
-    connection = pika.BlockingConnection(pika.URLParameters(RABBIT_URL))
-    channel = connection.channel()
-    channel.exchange_declare(exchange, exchange_type="fanout", durable=False)
-    channel.queue_declare(queue, durable=True)
-    channel.queue_bind(queue, exchange)
-
-    def publish(events):
-        for event in events:
-            channel.basic_publish(
-                exchange, "", json.dumps(event).encode(), pika.BasicProperties(delivery_mode=2)
-            )
-
-    def consumers() -> int:
-        return channel.queue_declare(queue, passive=True).method.consumer_count
-
-    yield queue, exchange, publish, consumers
-    channel.queue_delete(queue)
-    channel.exchange_delete(exchange)
-    connection.close()
+    with test_broker("csa-test-lead") as made:
+        yield made.queue, made.exchange, made.publish, made.consumers
 
 
 def test_only_the_leader_consumes_the_rabbitmq_queue(crm, tmp_path, rabbit):

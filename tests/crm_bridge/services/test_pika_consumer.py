@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import uuid
 from datetime import timedelta
 
-import pika
 import pytest
 from sqlalchemy import func, select
 
@@ -16,31 +13,15 @@ from crm_bridge.models import Message
 from crm_bridge.services.event_sources import PikaConsumer
 from crm_bridge.services.ingest import EventIngestor
 from tests.utils import rasa_events as ev
+from tests.utils.rabbit import RABBIT_URL, test_broker
 
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = RABBIT_URL
 
 
 @pytest.fixture
 def broker():
-    suffix = uuid.uuid4().hex[:8]
-    queue, exchange = f"csa-test-{suffix}", f"csa-test-exchange-{suffix}"
-    connection = pika.BlockingConnection(pika.URLParameters(URL))
-    channel = connection.channel()
-    # The topology Rasa's PikaEventBroker declares.
-    channel.exchange_declare(exchange, exchange_type="fanout", durable=False)
-    channel.queue_declare(queue, durable=True)
-    channel.queue_bind(queue, exchange)
-
-    def publish(events):
-        for event in events:
-            channel.basic_publish(
-                exchange, "", json.dumps(event).encode(), pika.BasicProperties(delivery_mode=2)
-            )
-
-    yield queue, exchange, publish
-    channel.queue_delete(queue)
-    channel.exchange_delete(exchange)
-    connection.close()
+    with test_broker() as made:
+        yield made.queue, made.exchange, made.publish
 
 
 def _consume_until(consumer: PikaConsumer, sessions, expected: int, timeout: float = 30) -> int:
