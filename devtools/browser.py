@@ -46,6 +46,23 @@ def has_cjk_font() -> bool:
     return out.returncode == 0 and bool(out.stdout.strip())
 
 
+def apt_install(
+    packages: Sequence[str],
+    run: Callable[[Sequence[str], Mapping[str, str]], int] = _run,
+    env: Mapping[str, str] | None = None,
+) -> bool:
+    """``apt-get install`` the packages; True when it worked.
+
+    Fresh images often have no package lists yet: on failure they are fetched once
+    (``apt-get update``) and the install is tried again.
+    """
+    environ = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", **(env or {})}
+    install = (*INSTALL, *packages)
+    if run(install, environ) == 0:
+        return True
+    return run(UPDATE, environ) == 0 and run(install, environ) == 0
+
+
 def missing_packages(executable: Path = CHROMIUM, cjk_font: bool | None = None) -> list[str]:
     """The Debian packages the browser tests still need."""
     missing = [] if executable.exists() else [PACKAGE]
@@ -87,14 +104,11 @@ def ensure_chromium(
         )
     started = time.monotonic()
     print(f"[browser] installing Debian's {', '.join(missing)}", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if run(install, env) != 0:
-        # Fresh images often have no package lists yet: fetch them once, then retry.
-        if run(UPDATE, env) != 0 or run(install, env) != 0:
-            raise BrowserError(
-                f"`{' '.join(install)}` failed; see the output above (network to the Debian "
-                "mirror? disk space?)."
-            )
+    if not apt_install(missing, run):
+        raise BrowserError(
+            f"`{' '.join(install)}` failed; see the output above (network to the Debian "
+            "mirror? disk space?)."
+        )
     if not executable.exists():
         raise BrowserError(f"{PACKAGE} was installed but {executable} does not exist.")
     print(

@@ -1,17 +1,16 @@
 """Debian packages a profile needs at run time (nginx for the scale-out profile).
 
-Standard library only. When the program is missing and we are root, ``apt-get install -y
---no-install-recommends <package>`` installs it (after ``apt-get update`` when the package lists
-do not know it yet); otherwise the error says what to install.
+When the program is missing and we are root, ``apt-get install -y --no-install-recommends
+<package>`` installs it (``devtools.browser.apt_install``: after ``apt-get update`` when the
+package lists do not know it yet); otherwise the error says what to install.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-INSTALL = ("apt-get", "install", "-y", "--no-install-recommends")
+from devtools.browser import INSTALL, apt_install
 
 
 class PackageError(RuntimeError):
@@ -30,15 +29,9 @@ def ensure_package(package: str, executable: Path) -> Path:
     if os.geteuid() != 0:
         raise PackageError(f"{executable} is missing: install it with `sudo {' '.join(command)}`")
     print(f"[packages] installing Debian's {package}", flush=True)
-    # The package's maintainer scripts would start a system-wide nginx on port 80: policy-rc.d
-    # exit code 101 tells invoke-rc.d not to start services.
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
-    ok = subprocess.run(command, env=env, check=False).returncode == 0
-    if not ok:
-        ok = (
-            subprocess.run(("apt-get", "update"), env=env, check=False).returncode == 0
-            and subprocess.run(command, env=env, check=False).returncode == 0
-        )
+    # The package's maintainer scripts would start a system-wide nginx on port 80; with
+    # RUNLEVEL=1 invoke-rc.d does not start services.
+    ok = apt_install([package], env={"RUNLEVEL": "1"})
     if not ok or not executable.exists():
         raise PackageError(
             f"`{' '.join(command)}` failed; see the output above (network to the Debian mirror?)"

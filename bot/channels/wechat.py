@@ -71,21 +71,32 @@ class WeChatApi:
     async def send_text(self, open_id: str, text: str) -> None:
         """Send one text message to a follower (retried once with a fresh token)."""
         payload = {"touser": open_id, "msgtype": "text", "text": {"content": text}}
-        timeout = aiohttp.ClientTimeout(total=10)
-        refused: str | None = None
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            for _ in range(2):
-                token = await self.tokens.token(refresh_from=refused)
-                url = f"{self.base_url}/cgi-bin/message/custom/send"
-                async with session.post(url, params={"access_token": token}, json=payload) as r:
-                    body = await r.json(content_type=None)
-                code = body.get("errcode", 0)
-                if code == 0:
-                    return
-                if code not in TOKEN_ERRORS:
-                    break
-                refused = token
-        logger.error("WeChat refused a customer-service message (errcode %s)", code)
+        url = f"{self.base_url}/cgi-bin/message/custom/send"
+        body = await post_with_token(self.tokens, url, payload, aiohttp.ClientTimeout(total=10))
+        code = body.get("errcode", 0) if isinstance(body, dict) else -1
+        if code != 0:
+            logger.error("WeChat refused a customer-service message (errcode %s)", code)
+
+
+async def post_with_token(
+    tokens: AccessTokens, url: str, payload: dict[str, Any], timeout: aiohttp.ClientTimeout
+) -> Any:
+    """POST ``payload`` to a WeChat / WeCom API with the access token; the platform's answer.
+
+    A token the platform calls invalid or expired (``TOKEN_ERRORS``) is replaced and the call
+    retried once. Network errors are the caller's to handle.
+    """
+    refused: str | None = None
+    body: Any = {}
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        for _ in range(2):
+            token = await tokens.token(refresh_from=refused)
+            async with session.post(url, params={"access_token": token}, json=payload) as r:
+                body = await r.json(content_type=None)
+            if not isinstance(body, dict) or body.get("errcode", 0) not in TOKEN_ERRORS:
+                return body
+            refused = token
+    return body
 
 
 class Menus:
@@ -133,7 +144,8 @@ class WeChatOutput(OutputChannel):
         await self.api.send_text(recipient_id, "\n".join([text, *lines]))
 
 
-def _text(node: ElementTree.Element, tag: str) -> str:
+def xml_text(node: ElementTree.Element, tag: str) -> str:
+    """The stripped text of ``node``'s child ``tag``, or "" when it has none."""
     child = node.find(tag)
     return (child.text or "").strip() if child is not None else ""
 
@@ -233,7 +245,7 @@ class WeChatInput(InputChannel):
                 return response.text("wechat channel not configured", status=503)
             try:
                 document = parse_xml(request.body or b"")
-                encrypted = _text(document, "Encrypt")
+                encrypted = xml_text(document, "Encrypt")
                 self._verify(
                     request, encrypted if request.args.get("encrypt_type") == "aes" else ""
                 )
@@ -246,15 +258,18 @@ class WeChatInput(InputChannel):
                 return response.text("forbidden", status=403)
             except (ValueError, ElementTree.ParseError):
                 return response.text("bad request", status=400)
-            open_id = _text(document, "FromUserName")
-            kind = _text(document, "MsgType")
-            key = _text(document, "MsgId") or f"{open_id}:{_text(document, 'CreateTime')}:{kind}"
+            open_id = xml_text(document, "FromUserName")
+            kind = xml_text(document, "MsgType")
+            key = (
+                xml_text(document, "MsgId")
+                or f"{open_id}:{xml_text(document, 'CreateTime')}:{kind}"
+            )
             if not open_id or not await self.state.claim(self._msg_key(key), RETRY_WINDOW):
                 return response.text("success")  # a retry of a message we already have
             output = WeChatOutput(self.api, self.menus)
             if kind == "text":
-                text = await self.menus.picked(open_id, _text(document, "Content")[:2000])
-            elif kind == "event" and _text(document, "Event").lower() == "subscribe":
+                text = await self.menus.picked(open_id, xml_text(document, "Content")[:2000])
+            elif kind == "event" and xml_text(document, "Event").lower() == "subscribe":
                 text = "/greet"
             elif kind == "event":
                 return response.text("success")

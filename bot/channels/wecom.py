@@ -44,7 +44,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.platform_state import AccessTokens, ChannelState, MemoryState, state_from_url
-from channels.wechat import TOKEN_ERRORS, UNSUPPORTED, Menus, parse_xml
+from channels.wechat import UNSUPPORTED, Menus, parse_xml, post_with_token, xml_text
 from channels.wechat_crypto import WeChatCrypto, WeChatCryptoError, check_timestamp
 from channels.wecom_kf import (
     CursorStore,
@@ -96,24 +96,14 @@ class WeComApi:
 
         Network trouble and refused token fetches come back as ``errcode`` -1 (logged).
         """
-        refused: str | None = None
-        body: dict[str, Any] = {"errcode": -1}
         try:
-            async with aiohttp.ClientSession(timeout=self._timeout) as session:
-                for _ in range(2):
-                    token = await self.tokens.token(refresh_from=refused)
-                    url = f"{self.base_url}{path}"
-                    async with session.post(url, params={"access_token": token}, json=payload) as r:
-                        body = await r.json(content_type=None)
-                    if not isinstance(body, dict):
-                        return {"errcode": -1}
-                    if body.get("errcode", 0) not in TOKEN_ERRORS:
-                        return body
-                    refused = token
+            body = await post_with_token(
+                self.tokens, f"{self.base_url}{path}", payload, self._timeout
+            )
         except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError, ValueError) as err:
             logger.error("WeCom %s failed: %s", path, err)
             return {"errcode": -1}
-        return body
+        return body if isinstance(body, dict) else {"errcode": -1}
 
     async def sync_msg(self, open_kfid: str, token: str, cursor: str) -> dict[str, Any]:
         """One page of messages after ``cursor`` (``token``: from the callback)."""
@@ -202,11 +192,6 @@ class WeComOutput(OutputChannel):
         if head:
             menu["head_content"] = head
         await self._deliver(recipient_id, {"msgtype": "msgmenu", "msgmenu": menu})
-
-
-def _field(node: ElementTree.Element, tag: str) -> str:
-    child = node.find(tag)
-    return (child.text or "").strip() if child is not None else ""
 
 
 class WeComInput(InputChannel):
@@ -321,7 +306,7 @@ class WeComInput(InputChannel):
                 return response.text("wecom channel not configured", status=503)
             args = request.args
             try:
-                encrypted = _field(parse_xml(request.body or b""), "Encrypt")
+                encrypted = xml_text(parse_xml(request.body or b""), "Encrypt")
                 if not encrypted:
                     raise ValueError("no Encrypt field")
                 check_timestamp(args.get("timestamp", ""))
@@ -337,8 +322,8 @@ class WeComInput(InputChannel):
                 return response.text("forbidden", status=403)
             except (ValueError, ElementTree.ParseError):
                 return response.text("bad request", status=400)
-            kind, event = _field(document, "MsgType"), _field(document, "Event")
-            open_kfid, token = _field(document, "OpenKfId"), _field(document, "Token")
+            kind, event = xml_text(document, "MsgType"), xml_text(document, "Event")
+            open_kfid, token = xml_text(document, "OpenKfId"), xml_text(document, "Token")
             if kind == "event" and event == "kf_msg_or_event" and 0 < len(open_kfid) <= 128:
                 self._announce(open_kfid, token[:256])
             return response.text("success")
