@@ -58,12 +58,35 @@ def _agent(session: SessionDep, principal: Principal) -> Agent:
     return agent
 
 
-def _handoff(session: SessionDep, handoff_id: int, principal: Principal, desk: HandoffDesk):
+def _handoff(
+    session: SessionDep,
+    handoff_id: int,
+    principal: Principal,
+    desk: HandoffDesk,
+    *,
+    acting: bool = False,
+):
+    """The live handoff this principal may see, or 404.
+
+    When ``acting`` (reply, note, transfer, close), one that was closed or taken by another
+    agent meanwhile, on any instance, is a 409 that says so: the console shows why the action
+    did not happen instead of "not found".
+    """
     escalation = session.get(Escalation, handoff_id)
-    if escalation is None or not escalation.live:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no live handoff {handoff_id}")
-    if not desk.may_see(escalation, principal.agent_id, principal.role in MANAGERS):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no live handoff {handoff_id}")
+    missing = HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no live handoff {handoff_id}")
+    if escalation is None:
+        raise missing
+    visible = desk.may_see(escalation, principal.agent_id, principal.role in MANAGERS)
+    if not acting:
+        if not (visible and escalation.live):
+            raise missing
+        return escalation
+    if not escalation.live:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="this conversation is closed")
+    if not visible:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="another agent has taken this conversation"
+        )
     return escalation
 
 
@@ -182,7 +205,7 @@ def reply(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId, body: AgentMessage
 ) -> TranscriptItem:
     """Send a reply to the customer on their channel."""
-    escalation = _handoff(session, handoff_id, principal, desk)
+    escalation = _handoff(session, handoff_id, principal, desk, acting=True)
     try:
         return desk.reply(
             session, escalation, _agent(session, principal), body.text, principal.role in MANAGERS
@@ -201,7 +224,7 @@ def note(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId, body: AgentMessage
 ) -> TranscriptItem:
     """An internal note (never sent to the customer)."""
-    escalation = _handoff(session, handoff_id, principal, desk)
+    escalation = _handoff(session, handoff_id, principal, desk, acting=True)
     try:
         return desk.note(session, escalation, _agent(session, principal), body.text)
     except HandoffConflict as err:
@@ -213,7 +236,7 @@ def transfer(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId, body: TransferRequest
 ) -> QueueItem:
     """Give the handoff to another agent (own handoffs; supervisors any)."""
-    escalation = _handoff(session, handoff_id, principal, desk)
+    escalation = _handoff(session, handoff_id, principal, desk, acting=True)
     agent = _agent(session, principal)
     if escalation.agent_id != agent.id and principal.role not in MANAGERS:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only its agent or a supervisor")
@@ -231,7 +254,7 @@ def close(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId, body: CloseRequest
 ) -> QueueItem:
     """Resolve (the bot resumes and asks for a rating) or hand back to the bot."""
-    escalation = _handoff(session, handoff_id, principal, desk)
+    escalation = _handoff(session, handoff_id, principal, desk, acting=True)
     try:
         return desk.close(
             session,

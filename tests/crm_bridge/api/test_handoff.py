@@ -135,7 +135,17 @@ def test_queue_order_capacity_offline_and_manual_accept(tmp_path, db_url):
         assert taken.status_code == 200 and taken.json()["agent_id"] == picker["id"]
         late = _agent(client, online=False)
         refused = client.post(f"/api/v1/handoff/{waiting['id']}/accept", headers=late["headers"])
-        assert refused.status_code in (404, 409)
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == "another agent has taken this conversation"
+        # Acting on another agent's conversation says why; merely reading it is not found.
+        for action, body in (("messages", {"text": "hi"}), ("close", {"mode": "hand_back"})):
+            meddling = client.post(
+                f"/api/v1/handoff/{waiting['id']}/{action}", json=body, headers=late["headers"]
+            )
+            assert meddling.status_code == 409, meddling.text
+            assert meddling.json()["detail"] == "another agent has taken this conversation"
+        peek = client.get(f"/api/v1/handoff/{waiting['id']}", headers=late["headers"])
+        assert peek.status_code == 404
         # Replying needs the bot server: a clear 503, nothing stored as sent.
         reply = client.post(
             f"/api/v1/handoff/{waiting['id']}/messages",
