@@ -38,6 +38,12 @@ class LauncherSettings(BaseSettings):
     """Scale-out profile: Rasa's lock store, chat-channel state, socket.io and console relay."""
     HEALTH_TIMEOUT: float = 300.0
     """Seconds each process may take to become healthy before the launcher gives up."""
+    RESTART_CRASHED: bool = True
+    """Once the system is up, start a process that dies again (devtools/restart.py)."""
+    RESTART_LIMIT: int = 5
+    """More restarts of one process than this within RESTART_WINDOW stop the whole system."""
+    RESTART_WINDOW: float = 300.0
+    """Seconds over which RESTART_LIMIT counts."""
 
     @field_validator("VAR_DIR", "MODEL_DIR", "VENV_DIR")
     @classmethod
@@ -49,6 +55,11 @@ class LauncherSettings(BaseSettings):
     def model_dir(self) -> Path:
         """Folder of trained models."""
         return self.MODEL_DIR or self.VAR_DIR / "models"
+
+    @property
+    def ready_file(self) -> Path:
+        """Written once every process is healthy; crashed processes restart only then."""
+        return self.VAR_DIR / "run" / "ready"
 
     @property
     def bot_python(self) -> Path:

@@ -11,6 +11,7 @@ import argparse
 import collections
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -46,6 +47,43 @@ def procfile_names(procfile: Path) -> list[str]:
         if match:
             names.append(match.group(1))
     return names
+
+
+def supervised_procfile(procfile: Path, settings: LauncherSettings) -> Path:
+    """The Procfile with every command run through ``devtools.restart`` (restart on crash).
+
+    Written next to the ready file; with ``RESTART_CRASHED`` off it is the Procfile itself.
+    """
+    if not settings.RESTART_CRASHED:
+        return procfile
+    lines = []
+    for line in procfile.read_text().splitlines():
+        match = re.match(r"^([\w-]+):\s*(.*)$", line)
+        if not match:
+            continue
+        name, command = match.groups()
+        wrapper = [
+            sys.executable,
+            "-m",
+            "devtools.restart",
+            "--name",
+            name,
+            "--ready-file",
+            str(settings.ready_file),
+            "--max-restarts",
+            str(settings.RESTART_LIMIT),
+            "--window",
+            str(settings.RESTART_WINDOW),
+            "--",
+            "sh",
+            "-c",
+            command,
+        ]
+        lines.append(f"{name}: exec {shlex.join(wrapper)}")
+    supervised = settings.ready_file.parent / f"{procfile.name}.supervised"
+    supervised.parent.mkdir(parents=True, exist_ok=True)
+    supervised.write_text("\n".join(lines) + "\n")
+    return supervised
 
 
 # bot/credentials.yml names these; Rasa refuses unset variables, so unset means "not used".
@@ -341,7 +379,9 @@ def supervise(
     # explicitly because a shell starting us in the background would have it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
-    supervisor = Supervisor(procfile, env, settings.services_python)
+    settings.ready_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.ready_file.unlink(missing_ok=True)
+    supervisor = Supervisor(supervised_procfile(procfile, settings), env, settings.services_python)
     try:
         unhealthy = wait_healthy(supervisor, checks, settings.HEALTH_TIMEOUT)
         if unhealthy:
@@ -351,6 +391,7 @@ def supervise(
             )
             return 1
         if supervisor.alive():
+            settings.ready_file.write_text(f"{os.getpid()}\n")
             print(banner, flush=True)
         supervisor.process.wait()
     except KeyboardInterrupt:
@@ -358,6 +399,8 @@ def supervise(
         supervisor.stop()
         print("[run] stopped", flush=True)
         return 0
+    finally:
+        settings.ready_file.unlink(missing_ok=True)
     supervisor.stop()
     if supervisor.first_stopped:
         name, rc = supervisor.first_stopped

@@ -7,6 +7,7 @@ failure paths are exercised in seconds; tests/e2e runs it with the real three se
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,3 +75,50 @@ def test_a_dying_process_stops_the_others_and_is_named(launch):
     tail = output.split("last lines of 'beta'")[1]
     assert "fatal: disk full" in tail
     assert not pid_alive(started_pids(output)["alpha"])
+
+
+def _pids_said(output: str, name: str) -> list[int]:
+    return [int(pid) for pid in re.findall(rf"{name} pid (\d+)", output)]
+
+
+def test_a_process_killed_once_the_system_is_up_is_started_again(launch):
+    proc, log = launch('alpha: sleep 300\nbeta: echo "beta pid $$"; exec sleep 300\n')
+    output = wait_for_text(log, "beta pid", proc, timeout=60)
+    wait_for_text(log, READY_LINE, proc, timeout=60)
+    first = _pids_said(output, "beta")[0]
+    os.kill(first, signal.SIGKILL)
+    output = wait_for_text(log, "beta: died (signal SIGKILL)", proc, timeout=30)
+    deadline = time.monotonic() + 30
+    while len(_pids_said(output, "beta")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        output = log.read_text()
+    second = _pids_said(output, "beta")[1]
+    assert second != first and pid_alive(second)
+    assert proc.poll() is None, "the launcher keeps running"
+    assert "restart 1 of at most 5" in output
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.2)
+    assert not pid_alive(second)
+    assert not [pid for pid in started_pids(output).values() if pid_alive(pid)]
+
+
+def test_a_crash_loop_stops_the_system_and_is_named(launch, monkeypatch):
+    monkeypatch.setenv("CSA_RESTART_LIMIT", "2")
+    proc, log = launch("alpha: sleep 300\nbeta: sleep 2; echo 'fatal: bad config' >&2; exit 4\n")
+    rc = proc.wait(timeout=60)
+    output = log.read_text()
+    assert rc == 4, output
+    relayed = output.split("[run] error")[0]  # before the launcher repeats the tail
+    assert relayed.count("beta: died (exit code 4) after") == 2
+    assert "restarts within 300 s, giving up" in output
+    assert "process 'beta' stopped (exit code 4)" in output
+    assert not pid_alive(started_pids(output)["alpha"])
+
+
+def test_restarting_can_be_switched_off(launch, monkeypatch):
+    monkeypatch.setenv("CSA_RESTART_CRASHED", "false")
+    proc, log = launch("alpha: sleep 300\nbeta: sleep 3; exit 5\n")
+    wait_for_text(log, READY_LINE, proc, timeout=60)
+    assert proc.wait(timeout=60) == 5
+    assert "[restart]" not in log.read_text()
