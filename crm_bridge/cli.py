@@ -7,7 +7,9 @@ import logging.config
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from crm_bridge import backup as backups
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
 from crm_bridge.core.logging import logging_config
@@ -46,6 +48,43 @@ def _announce(result: SeedResult, settings: Settings) -> None:
     )
 
 
+def _backup(settings: Settings, out: Path | None) -> None:
+    """Write a consistent backup of the CRM and say what was written (never the password)."""
+    url = settings.database_url
+    try:
+        path = out or backups.default_backup_path(settings.VAR_DIR, url)
+        result = backups.backup(url, path)
+    except backups.BackupError as err:
+        raise SystemExit(f"backup failed: {err}") from None
+    head = backups.head_revision()
+    state = "the newest" if result.revision == head else f"this code's newest is {head}"
+    print(
+        f"Backed up {backups.describe_database(url)}\n"
+        f"  file: {result.path}\n"
+        f"  size: {result.size:,} bytes\n"
+        f"  schema revision: {result.revision or 'none (not migrated)'} ({state})\n"
+        "It holds personal data: keep it encrypted and readable by operators only.",
+        flush=True,
+    )
+
+
+def _restore(settings: Settings, file: Path, force: bool) -> None:
+    """Replace the CRM with a backup; refuse a CRM with data unless ``force``."""
+    url = settings.database_url
+    try:
+        result = backups.restore(url, file, force=force)
+    except backups.BackupError as err:
+        raise SystemExit(f"restore failed: {err}") from None
+    migrated = f"; migrated from revision {result.backup_revision}" if result.migrated else ""
+    print(
+        f"Restored {file} into {backups.describe_database(url)}\n"
+        f"  schema revision: {result.revision} (the newest){migrated}\n"
+        "Start the bridge again. Changes made after the backup was taken (erasure requests\n"
+        "too) are not in it.",
+        flush=True,
+    )
+
+
 def serve(settings: Settings) -> None:
     """Migrate, seed an empty embedded database, and serve."""
     import uvicorn
@@ -73,6 +112,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = sub.add_parser("seed-demo", help="fill an empty CRM with the demo shop's data")
     seed.add_argument(
         "--if-empty", action="store_true", help="do nothing (no error) when the CRM has data"
+    )
+    backup = sub.add_parser(
+        "backup", help="write a consistent backup of the CRM database (safe while it runs)"
+    )
+    backup.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="where to write it (default: VAR_DIR/backups/crm-<UTC time>.sqlite3 or .pgdump)",
+    )
+    restore = sub.add_parser(
+        "restore", help="replace the CRM database with a backup (stop the bridge first)"
+    )
+    restore.add_argument("file", type=Path, help="a file written by `crm-bridge backup`")
+    restore.add_argument(
+        "--force", action="store_true", help="overwrite a CRM that already has data"
     )
     sub.add_parser(
         "sentiment-train",
@@ -108,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _seed(settings, only_if_empty=args.if_empty)
         if result is not None:
             _announce(result, settings)
+    elif command == "backup":
+        _backup(settings, args.out)
+    elif command == "restore":
+        _restore(settings, args.file, args.force)
     return 0
 
 
