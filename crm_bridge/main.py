@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge import __version__
 from crm_bridge.api.console_static import mount_console
+from crm_bridge.api.errors import install_error_handlers
 from crm_bridge.api.main import api_router, root_router
 from crm_bridge.api.widget_static import mount_widget
 from crm_bridge.core.config import Settings
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.relay = relay
     # Loaded on the first console search, not at start (the bridge may run without an index).
     app.state.knowledge_base = shared_index
+    install_error_handlers(app)
     app.include_router(root_router)
     app.include_router(api_router)
     mount_console(app, settings.console_dir)

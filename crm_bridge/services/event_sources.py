@@ -24,15 +24,34 @@ import threading
 from collections.abc import Callable
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from crm_bridge.core.locks import SessionLock
+from crm_bridge.core.storage_faults import classify, log_fault, watch_engine
 from crm_bridge.models import IngestCursor
 from crm_bridge.services.ingest import EventIngestor, RasaEvent
 
 logger = logging.getLogger(__name__)
+
+
+def _log_failure(source: str, err: Exception, then: str) -> None:
+    """One line for a storage fault (locked, disk full), else the traceback of a bug.
+
+    Either way the batch was rolled back with its position: it is read again on the retry.
+    """
+    fault = classify(err) if isinstance(err, DBAPIError) else None
+    if fault is None:
+        logger.exception("event ingestion failed; %s", then)
+        return
+    log_fault(
+        logger,
+        fault,
+        err,
+        during=f"event ingestion from {source}",
+        then=f"batch not stored, {then}",
+    )
 
 
 def _source_engine(url: str) -> Engine:
@@ -41,6 +60,7 @@ def _source_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
     else:
         engine = create_engine(url)
+    watch_engine(engine)
     if url.startswith("sqlite"):
         # WAL lets us read while Rasa writes; the mode sticks to the file. Best effort: the
         # switch fails harmlessly if Rasa holds a write lock at this moment.
@@ -131,8 +151,8 @@ class SqlBrokerTail:
             try:
                 read = self.poll_once()
                 delay = interval
-            except Exception:  # noqa: BLE001 - keep tailing whatever one batch did
-                logger.exception("event ingestion failed; retrying in %.1f s", delay)
+            except Exception as err:  # noqa: BLE001 - keep tailing whatever one batch did
+                _log_failure("rasa-sql-broker", err, f"retrying in {delay:.1f} s")
                 read = 0
                 delay = min(delay * 2, 10.0)
             if read < self.batch_size:
@@ -308,8 +328,8 @@ class PikaConsumer:
                 connection.close()
             except AMQPError:
                 logger.exception("RabbitMQ connection lost; reconnecting")
-            except Exception:  # noqa: BLE001 - keep consuming whatever one batch did
-                logger.exception("event ingestion failed; reconnecting in %.0f s", delay)
+            except Exception as err:  # noqa: BLE001 - keep consuming whatever one batch did
+                _log_failure(f"queue {self.queue}", err, f"reconnecting in {delay:.0f} s")
                 with contextlib.suppress(Exception):
                     connection.close()
                 stop.wait(delay)
