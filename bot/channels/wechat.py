@@ -31,6 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.outage import answering
 from channels.platform_state import AccessTokens, ChannelState, MemoryState, state_from_url
 from channels.wechat_crypto import (
     WeChatCrypto,
@@ -277,7 +278,7 @@ class WeChatInput(InputChannel):
                 self._spawn(output.send_text_message(open_id, UNSUPPORTED))
                 return response.text("success")
             message = UserMessage(text, output, open_id, input_channel=self.name(), message_id=key)
-            self._spawn(on_new_message(message))
+            self._spawn(answering(on_new_message)(message))
             return response.text("success")
 
         return webhook

@@ -43,6 +43,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.outage import answering
 from channels.platform_state import AccessTokens, ChannelState, MemoryState, state_from_url
 from channels.wechat import UNSUPPORTED, Menus, parse_xml, post_with_token, xml_text
 from channels.wechat_crypto import WeChatCrypto, WeChatCryptoError, check_timestamp
@@ -275,7 +276,7 @@ class WeComInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The callback routes."""
-        self._on_new_message = on_new_message
+        self._on_new_message = answering(on_new_message)
         webhook = Blueprint("wecom_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])

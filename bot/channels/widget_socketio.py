@@ -12,11 +12,19 @@ connected to one instance while an agent's reply may be injected through another
 ``client_manager_url`` (``redis://…``, from ``CSA_CHANNEL_STATE_URL``) the socket.io server
 uses python-socketio's Redis manager: an emit on any instance reaches the room's sockets on
 every instance.
+
+Each ``user_uttered`` is checked before Rasa sees it (:mod:`channels.edge`): a message over
+2,000 characters, one that is no string, a session id that is no short string, or
+``customData`` that is no small JSON object is answered with a polite text (in the customer's
+language: shorten it, or reload the page) and goes no further. Text is cleaned of control
+characters and lone surrogates. Frames over 1 MB are refused by python-engineio itself
+(``max_http_buffer_size``): the socket is closed.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +33,11 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 from socketio import AsyncRedisManager
+
+from channels.edge import Refusal, check_message
+from channels.outage import answering
+
+logger = logging.getLogger(__name__)
 
 PUBLIC_KEYS = ("kb_entry_id", "kb_decision")
 
@@ -92,16 +105,49 @@ class WidgetSocketIOInput(SocketIOInput):
         async def answer_with_metadata(message: UserMessage) -> Any:
             if self.sio is not None:
                 message.output_channel = WidgetSocketIOOutput(self.sio, self.bot_message_evt)
-            return await on_new_message(message)
+            return await answering(on_new_message)(message)
 
         if not self.client_manager_url:
-            return super().blueprint(answer_with_metadata)
-        # Rasa builds its AsyncServer inside blueprint() with no way to pass a client manager:
-        # hand it a server factory that adds ours, for this one call.
-        server = rasa_socketio.AsyncServer
-        manager = AsyncRedisManager(self.client_manager_url, channel="csa-socketio")
-        rasa_socketio.AsyncServer = functools.partial(server, client_manager=manager)
-        try:
-            return super().blueprint(answer_with_metadata)
-        finally:
-            rasa_socketio.AsyncServer = server
+            webhook = super().blueprint(answer_with_metadata)
+        else:
+            # Rasa builds its AsyncServer inside blueprint() with no way to pass a client
+            # manager: hand it a server factory that adds ours, for this one call.
+            server = rasa_socketio.AsyncServer
+            manager = AsyncRedisManager(self.client_manager_url, channel="csa-socketio")
+            rasa_socketio.AsyncServer = functools.partial(server, client_manager=manager)
+            try:
+                webhook = super().blueprint(answer_with_metadata)
+            finally:
+                rasa_socketio.AsyncServer = server
+        self._check_messages(answer_with_metadata)
+        return webhook
+
+    def _check_messages(self, handle: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Put a handler that checks each message first in place of Rasa's ``user_uttered``."""
+        sio = self.sio
+
+        async def handle_message(sid: str, data: Any) -> None:
+            data = data if isinstance(data, dict) else {}
+            try:
+                checked = check_message(
+                    data.get("session_id") if self.session_persistence else sid,
+                    data.get("message", ""),
+                    data.get(self.metadata_key),
+                )
+            except Refusal as refusal:
+                logger.info("widget message refused (%s)", refusal.detail)
+                reply = refusal.reply(data.get("message"))
+                await sio.emit(self.bot_message_evt, {"text": reply}, room=sid)
+                return
+            output = WidgetSocketIOOutput(sio, self.bot_message_evt)
+            await handle(
+                UserMessage(
+                    checked.text,
+                    output,
+                    checked.sender,
+                    input_channel=self.name(),
+                    metadata=checked.metadata,
+                )
+            )
+
+        sio.on(self.user_message_evt, handle_message, namespace=self.namespace)

@@ -11,12 +11,17 @@ are killed in turn. Then:
 - each process is back, under a new PID, and every conversation goes on;
 - the CRM holds each customer and bot message of every conversation exactly once, the same
   ones Rasa's tracker holds.
+
+And when Rasa cannot write its tracker store (the SQLite file locked by another process),
+Rasa's fail-safe store keeps the turn in memory: the customer is answered and the CRM, fed
+by the event broker's own file, keeps the turn.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 import uuid
@@ -207,3 +212,26 @@ def _in_order_within(expected: list, stored: list) -> bool:
     """``expected`` is ``stored`` with at most some lines left out (order kept)."""
     rest = iter(stored)
     return all(any(line == seen for seen in rest) for line in expected)
+
+
+def test_a_locked_tracker_store_still_answers_and_the_crm_keeps_the_turn(fault_stack: Stack):
+    stack = fault_stack
+    sender = f"locked-{uuid.uuid4().hex[:8]}"
+    blocker = sqlite3.connect(stack.var_dir / "rasa" / "tracker.db", isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        # Rasa's fail-safe tracker store keeps the turn in memory and answers.
+        replies = stack.say(sender, QUESTIONS["zh"])
+        assert replies and OUTAGE["zh"] not in replies[0]["text"], replies
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+    assert Customer("en", sender=sender).turn(stack, 1) == "answer"
+    # The event broker is another file: the CRM has both turns, Rasa's file the second one.
+    deadline = time.monotonic() + 60
+    while len(_crm_turns(stack, sender)) < 4 and time.monotonic() < deadline:
+        time.sleep(1)
+    stored = _crm_turns(stack, sender)
+    assert [role for role, _ in stored] == ["customer", "bot", "customer", "bot"], stored
+    assert stored[0] == ("customer", QUESTIONS["zh"])

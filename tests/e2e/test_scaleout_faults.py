@@ -1,0 +1,216 @@
+"""The scale-out profile while its PostgreSQL and its Redis are killed (SIGKILL) and restarted.
+
+The profile runs on a PostgreSQL and a Redis of this test's own (tests/utils/private_servers.py)
+so that killing them leaves the machine's servers alone; RabbitMQ is the machine's, with a
+queue of this test's own. Customers keep talking through nginx the whole time. Then:
+
+- no customer turn hangs or goes unanswered: the bot answers (with PostgreSQL down, Rasa's
+  fail-safe tracker store keeps the conversation in memory) or apologises in the customer's
+  language (with Redis down, Rasa cannot lock the conversation);
+- everything is back by itself once the servers are: every conversation goes on;
+- every customer message the bot answered is in the CRM exactly once, none twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pika
+import pytest
+from sqlalchemy import create_engine, text
+
+from devtools.scaleout import READY_LINE
+from tests.e2e.conftest import Stack, running_stack
+from tests.utils.private_servers import PrivatePostgres, PrivateRedis
+
+pytestmark = pytest.mark.slow
+
+PROCESSES = frozenset({"rasa1", "rasa2", "actions", "bridge1", "bridge2", "nginx"})
+MESSAGES = {"zh": ["你好", "退货的运费是谁出？"], "en": ["hello", "Who pays for return shipping?"]}
+APOLOGIES = ("系统暂时出了点问题", "something went wrong on our side", "our system has a problem")
+TURN_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Servers:
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    postgres = PrivatePostgres()
+    redis = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    try:
+        postgres.start()
+        redis.start()
+        yield Servers(postgres, redis)
+    finally:
+        redis.stop()
+        postgres.remove()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, servers: Servers) -> Iterator[Stack]:
+    queue = f"csa_test_events_{uuid.uuid4().hex[:8]}"
+    settings = {
+        "SCALEOUT_POSTGRES_URL": servers.postgres.admin_url,
+        "SCALEOUT_REDIS_URL": servers.redis.url,
+        "RABBITMQ_QUEUE": queue,
+    }
+    try:
+        with running_stack(
+            tmp_path_factory.mktemp("var"),
+            launcher="devtools.scaleout",
+            ready=READY_LINE,
+            processes=PROCESSES,
+            **settings,
+        ) as running:
+            crm = servers.postgres.admin_url.rsplit("/", 1)[0] + "/csa_crm"
+            yield dataclasses.replace(running, database_url=crm)
+    finally:
+        connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1"))
+        connection.channel().queue_delete(queue)
+        connection.close()
+
+
+@dataclass
+class Customer:
+    """Talks through nginx; each of its messages is unique: the CRM is checked one by one."""
+
+    language: str
+    sender: str = field(default_factory=lambda: f"sofault-{uuid.uuid4().hex[:10]}")
+    sent: dict[str, str] = field(default_factory=dict)
+    """message → what the customer got: answer, apology, error, silence, hang."""
+
+    def turn(self, stack: Stack) -> str:
+        number = len(self.sent)
+        message = f"{MESSAGES[self.language][number % 2]} {number}"
+        try:
+            response = httpx.post(
+                f"{stack.rasa_url}/webhooks/rest/webhook",
+                json={"sender": self.sender, "message": message},
+                timeout=TURN_TIMEOUT_S,
+            )
+        except httpx.TimeoutException:
+            outcome = "hang"
+        except httpx.TransportError:
+            outcome = "error"
+        else:
+            replies = response.json() if response.status_code == 200 else None
+            texts = " ".join(r.get("text") or "" for r in replies or [])
+            if replies is None:
+                outcome = f"error {response.status_code}"
+            elif not texts:
+                outcome = "silence"
+            elif any(apology in texts for apology in APOLOGIES):
+                outcome = "apology"
+            else:
+                outcome = "answer"
+        self.sent[message] = outcome
+        return outcome
+
+
+def _talk(stack: Stack, customers: list[Customer], stop: threading.Event) -> list[threading.Thread]:
+    def loop(customer: Customer) -> None:
+        while not stop.is_set():
+            customer.turn(stack)
+            stop.wait(0.5)
+
+    threads = [threading.Thread(target=loop, args=(c,), daemon=True) for c in customers]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def _stored(stack: Stack, senders: list[str]) -> Counter:
+    engine = create_engine(stack.crm_url)
+    try:
+        with engine.connect() as db:
+            rows = db.execute(
+                text(
+                    "SELECT c.sender_id, m.text FROM messages m JOIN conversations c"
+                    " ON c.id = m.conversation_id"
+                    " WHERE c.sender_id = ANY(:senders) AND m.role = 'customer'"
+                ),
+                {"senders": senders},
+            ).all()
+    finally:
+        engine.dispose()
+    return Counter((sender, body) for sender, body in rows)
+
+
+def test_postgres_and_redis_killed_under_traffic(stack: Stack, servers: Servers):
+    customers = [Customer("zh"), Customer("en"), Customer("zh"), Customer("en")]
+    stop = threading.Event()
+    threads = _talk(stack, customers, stop)
+    try:
+        time.sleep(5)
+        assert all("answer" in c.sent.values() for c in customers), [c.sent for c in customers]
+
+        servers.postgres.kill()
+        time.sleep(2)
+        # The console's API says what is wrong instead of failing with a 500.
+        login = httpx.post(
+            f"{stack.bridge_url}/api/v1/login/access-token",
+            data={"username": "nobody", "password": "wrong"},
+            timeout=30,
+        )
+        assert login.status_code == 503, login.text
+        assert "retry" in login.json()["detail"] and login.headers["retry-after"]
+        time.sleep(6)
+        servers.postgres.start()
+        _wait(lambda: _healthy(f"{stack.bridge_url}/health"), 60, "bridges healthy")
+
+        servers.redis.kill()
+        probe = Customer("en")
+        assert probe.turn(stack) == "apology", probe.sent
+        time.sleep(4)
+        servers.redis.start()
+        _wait(lambda: probe.turn(stack) == "answer", 60, "answers after Redis is back")
+        time.sleep(5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(TURN_TIMEOUT_S + 5)
+
+    outcomes = Counter(o for c in customers for o in c.sent.values())
+    assert not {o for o in outcomes if o not in ("answer", "apology")}, outcomes
+    assert outcomes["apology"], outcomes  # Redis was down for seconds: someone was told
+    for customer in customers:
+        assert customer.turn(stack) == "answer", customer.sent
+
+    everyone = customers + [probe]
+    senders = [c.sender for c in everyone]
+    answered = Counter((c.sender, m) for c in everyone for m, o in c.sent.items() if o == "answer")
+    deadline = time.monotonic() + 90
+    while (missing := answered - _stored(stack, senders)) and time.monotonic() < deadline:
+        time.sleep(1)
+    timeline = {c.sender: list(c.sent.items()) for c in everyone}
+    assert not missing, (sorted(missing), timeline)
+    stored = _stored(stack, senders)
+    assert max(stored.values()) == 1, [m for m, n in stored.items() if n > 1]
+    sent = {(c.sender, m) for c in everyone for m in c.sent}
+    assert set(stored) <= sent, set(stored) - sent
