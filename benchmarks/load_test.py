@@ -1147,6 +1147,7 @@ class ResourceSampler:
                 "rss_idle_mb": _mean([s[3] for s in quiet]),
                 "rss_mean_mb": _mean([s[3] for s in busy]),
                 "rss_max_mb": max((s[3] for s in busy), default=None),
+                **rss_growth([(s[0], s[3]) for s in busy]),
             }
         return out
 
@@ -1357,6 +1358,23 @@ def report(settings, rec: Recorder, sampler, idle, steady, load, load_before) ->
     }
 
 
+def rss_growth(samples: list[tuple[float, float]]) -> dict[str, float | None]:
+    """RSS at the start and at the end of the steady load, and the growth in %.
+
+    Start: the mean over the first 20 % of the window after its first 10 % (caches, pools and
+    lazily loaded models fill up first); end: the mean over its last 20 %. A process that leaks
+    grows from one to the other whatever the noise of single samples.
+    """
+    if len(samples) < 10:
+        return {"rss_start_mb": None, "rss_end_mb": None, "rss_growth_pct": None}
+    first, last = samples[0][0], samples[-1][0]
+    span = last - first
+    start = _mean([r for t, r in samples if first + 0.1 * span <= t <= first + 0.3 * span])
+    end = _mean([r for t, r in samples if t >= last - 0.2 * span])
+    growth = None if not start or end is None else 100.0 * (end - start) / start
+    return {"rss_start_mb": start, "rss_end_mb": end, "rss_growth_pct": growth}
+
+
 def _spread(values: list[float]) -> dict[str, float | None]:
     return {"n": len(values), "p50": percentile(values, 50), "max": max(values, default=None)}
 
@@ -1422,6 +1440,12 @@ def print_report(data: dict[str, Any]) -> None:
                 f"{_fmt(r['cpu_max']):>7}{rss[0]:>13}{rss[1]:>7}{rss[2]:>7}"
             )
         print("(CPU in % of one core; machine: % of all cores busy)")
+        for name, r in data["resources"].items():
+            if r.get("rss_growth_pct") is not None:
+                print(
+                    f"RSS {name}: {r['rss_start_mb']:.0f} MB early in the load,"
+                    f" {r['rss_end_mb']:.0f} MB at its end ({r['rss_growth_pct']:+.1f} %)"
+                )
     if outbox := data["bridge_ingestion"]:
         print(
             f"bridge ingestion under load: {outbox['waiting_mean']:.0f} Rasa events waiting on"
@@ -1463,6 +1487,13 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--idle", type=float, default=3, help="seconds of idle sampling first")
     parser.add_argument("--max-p95-ms", type=float, help="fail when the overall p95 is above")
+    parser.add_argument(
+        "--max-rss-growth",
+        type=float,
+        metavar="PCT",
+        help="fail when a process's RSS grew more than PCT %% over the load (a soak: a long"
+        " --duration)",
+    )
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument(
         "--process",
@@ -1518,6 +1549,13 @@ def main(argv: list[str] | None = None) -> int:
     p95 = data["overall"]["p95_ms"]
     if args.max_p95_ms is not None and (p95 is None or p95 > args.max_p95_ms):
         failures.append(f"p95 {_fmt(p95)} ms above the budget of {args.max_p95_ms:.0f} ms")
+    if args.max_rss_growth is not None:
+        for name, r in data["resources"].items():
+            growth = r.get("rss_growth_pct")
+            if growth is not None and growth > args.max_rss_growth:
+                failures.append(
+                    f"RSS of {name} grew {growth:.1f} % (budget {args.max_rss_growth:.0f} %)"
+                )
     data["failures"] = failures
     if args.json:
         args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

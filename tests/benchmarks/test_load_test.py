@@ -110,3 +110,15 @@ def test_the_sampler_measures_cpu_and_memory_of_a_busy_process():
     summary = sampler.summary((0, 0), (0, 10))
     assert summary["load generator"]["cpu_mean"] > 20
     assert summary["load generator"]["rss_mean_mb"] > 10
+
+
+def test_rss_growth_compares_the_start_of_the_load_with_its_end():
+    flat = [(t, 500.0 + (3 if t % 2 else -3)) for t in range(100)]
+    growth = load_test.rss_growth(flat)
+    assert growth["rss_start_mb"] == growth["rss_end_mb"] == 500.0
+    assert growth["rss_growth_pct"] == 0.0
+    leaking = [(t, 500.0 + t) for t in range(100)]  # 1 MB a second
+    growth = load_test.rss_growth(leaking)
+    assert 19 < growth["rss_start_mb"] - 500 < 21 and 89 < growth["rss_end_mb"] - 500 < 91
+    assert 13 < growth["rss_growth_pct"] < 14
+    assert load_test.rss_growth(leaking[:5])["rss_growth_pct"] is None

@@ -1,12 +1,13 @@
-"""The scale-out profile while its PostgreSQL and its Redis are killed (SIGKILL) and restarted.
+"""The scale-out profile while its PostgreSQL, Redis and RabbitMQ are killed (SIGKILL) in turn.
 
-The profile runs on a PostgreSQL and a Redis of this test's own (tests/utils/private_servers.py)
-so that killing them leaves the machine's servers alone; RabbitMQ is the machine's, with a
-queue of this test's own. Customers keep talking through nginx the whole time. Then:
+The profile runs on servers of this test's own (tests/utils/private_servers.py) so that
+killing them leaves the machine's servers alone. Customers keep talking through nginx the
+whole time. Then:
 
 - no customer turn hangs or goes unanswered: the bot answers (with PostgreSQL down, Rasa's
   fail-safe tracker store keeps the conversation in memory) or apologises in the customer's
-  language (with Redis down, Rasa cannot lock the conversation);
+  language (with Redis down, Rasa cannot lock the conversation); with RabbitMQ down, Rasa
+  keeps the events it could not publish and publishes them when the broker is back;
 - everything is back by itself once the servers are: every conversation goes on;
 - every customer message the bot answered is in the CRM exactly once, none twice.
 """
@@ -22,13 +23,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
-import pika
 import pytest
 from sqlalchemy import create_engine, text
 
 from devtools.scaleout import READY_LINE
 from tests.e2e.conftest import Stack, running_stack
-from tests.utils.private_servers import PrivatePostgres, PrivateRedis
+from tests.utils.private_servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
 
 pytestmark = pytest.mark.slow
 
@@ -42,43 +42,41 @@ TURN_TIMEOUT_S = 30.0
 class Servers:
     postgres: PrivatePostgres
     redis: PrivateRedis
+    rabbitmq: PrivateRabbitMQ
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     postgres = PrivatePostgres()
     redis = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    rabbitmq = PrivateRabbitMQ(tmp_path_factory.mktemp("rabbitmq"))
     try:
         postgres.start()
         redis.start()
-        yield Servers(postgres, redis)
+        rabbitmq.start()
+        yield Servers(postgres, redis, rabbitmq)
     finally:
+        rabbitmq.stop()
         redis.stop()
         postgres.remove()
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, servers: Servers) -> Iterator[Stack]:
-    queue = f"csa_test_events_{uuid.uuid4().hex[:8]}"
     settings = {
         "SCALEOUT_POSTGRES_URL": servers.postgres.admin_url,
         "SCALEOUT_REDIS_URL": servers.redis.url,
-        "RABBITMQ_QUEUE": queue,
+        "RABBITMQ_URL": servers.rabbitmq.url,
     }
-    try:
-        with running_stack(
-            tmp_path_factory.mktemp("var"),
-            launcher="devtools.scaleout",
-            ready=READY_LINE,
-            processes=PROCESSES,
-            **settings,
-        ) as running:
-            crm = servers.postgres.admin_url.rsplit("/", 1)[0] + "/csa_crm"
-            yield dataclasses.replace(running, database_url=crm)
-    finally:
-        connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1"))
-        connection.channel().queue_delete(queue)
-        connection.close()
+    with running_stack(
+        tmp_path_factory.mktemp("var"),
+        launcher="devtools.scaleout",
+        ready=READY_LINE,
+        processes=PROCESSES,
+        **settings,
+    ) as running:
+        crm = servers.postgres.admin_url.rsplit("/", 1)[0] + "/csa_crm"
+        yield dataclasses.replace(running, database_url=crm)
 
 
 @dataclass
@@ -162,7 +160,7 @@ def _stored(stack: Stack, senders: list[str]) -> Counter:
     return Counter((sender, body) for sender, body in rows)
 
 
-def test_postgres_and_redis_killed_under_traffic(stack: Stack, servers: Servers):
+def test_postgres_redis_and_rabbitmq_killed_under_traffic(stack: Stack, servers: Servers):
     customers = [Customer("zh"), Customer("en"), Customer("zh"), Customer("en")]
     stop = threading.Event()
     threads = _talk(stack, customers, stop)
@@ -190,7 +188,12 @@ def test_postgres_and_redis_killed_under_traffic(stack: Stack, servers: Servers)
         time.sleep(4)
         servers.redis.start()
         _wait(lambda: probe.turn(stack) == "answer", 60, "answers after Redis is back")
+        time.sleep(3)
+
+        servers.rabbitmq.kill()
         time.sleep(5)
+        servers.rabbitmq.start()
+        time.sleep(10)
     finally:
         stop.set()
         for thread in threads:

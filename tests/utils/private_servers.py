@@ -1,4 +1,4 @@
-"""Redis and PostgreSQL servers of a test's own, which it may kill with SIGKILL and restart.
+"""Redis, PostgreSQL and RabbitMQ of a test's own, which it may kill with SIGKILL and restart.
 
 The machine's shared servers stay untouched: fault tests kill these instead. Each runs in a
 process group of its own, so a kill takes the whole server down at once, as a crash would.
@@ -47,6 +47,10 @@ class PrivateServer:
         """Run as this user (PostgreSQL refuses root), or as ourselves."""
         return None
 
+    def env(self) -> dict[str, str] | None:
+        """The server's environment (None: ours)."""
+        return None
+
     def start(self, timeout: float = 60) -> None:
         """Start (or restart) the server and wait until it accepts connections."""
         with open(self.log, "a") as log:
@@ -56,6 +60,7 @@ class PrivateServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 user=self.user(),
+                env=self.env(),
             )
         _wait_port(self.port, timeout)
 
@@ -173,3 +178,57 @@ class PrivatePostgres(PrivateServer):
         """Stop the server and delete its folder."""
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class PrivateRabbitMQ(PrivateServer):
+    """A RabbitMQ node of its own (name, ports, data and cookie under ``workdir``).
+
+    It keeps its data across a kill, as a real node does: durable queues and persistent
+    messages survive; guest/guest may log in from loopback.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.node = f"csatest{self.port}@localhost"
+        self.dist_port = free_port()
+
+    def command(self) -> list[str]:
+        """The node's start script."""
+        script = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+        return [str(script) if script.exists() else "rabbitmq-server"]
+
+    def env(self) -> dict[str, str]:
+        """Everything of the node's in ``workdir``; the machine's node is not touched."""
+        return {
+            **os.environ,
+            "HOME": str(self.workdir),  # its own Erlang cookie
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.workdir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.workdir / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.workdir / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.workdir / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(self.workdir / "rabbitmq.pid"),
+        }
+
+    def start(self, timeout: float = 90) -> None:
+        """Start and wait until it takes an AMQP connection (the port opens before that)."""
+        import pika
+
+        super().start(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pika.BlockingConnection(pika.URLParameters(self.url)).close()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    @property
+    def url(self) -> str:
+        """amqp:// URL of its default virtual host."""
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
