@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_bridge import __version__
+from crm_bridge.api.bad_input import install_bad_input_handlers
 from crm_bridge.api.console_static import mount_console
 from crm_bridge.api.errors import install_error_handlers
 from crm_bridge.api.main import api_router, root_router
@@ -131,7 +132,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             relay.stop()
         engine.dispose()
 
-    app = FastAPI(title="CRM bridge", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="CRM bridge",
+        version=__version__,
+        lifespan=lifespan,
+        max_body_size=settings.MAX_BODY_BYTES,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = sessions
@@ -142,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Loaded on the first console search, not at start (the bridge may run without an index).
     app.state.knowledge_base = shared_index
     install_error_handlers(app)
+    install_bad_input_handlers(app)
     app.include_router(root_router)
     app.include_router(api_router)
     mount_console(app, settings.console_dir)

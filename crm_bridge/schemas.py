@@ -31,7 +31,6 @@ from crm_bridge.models import (
 T = TypeVar("T")
 MAX_ID = 2**31 - 1
 """Ids are 32-bit on every supported database."""
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 \-]{5,20}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^(zh|en)$")]
 Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
@@ -53,6 +52,11 @@ def _text(max_length: int, min_length: int = 1) -> Any:
     ]
 
 
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
 SenderId = _text(255)
 """A Rasa sender (conversation) id."""
 ChannelName = _text(32)

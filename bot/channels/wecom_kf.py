@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from channels.edge import clean_text
 from channels.platform_state import ChannelState
 
 logger = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ class Incoming:
 
 
 def _str(value: Any, limit: int = 256) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+    return clean_text(value[:limit]) if isinstance(value, str) else ""
 
 
 def incoming(item: dict[str, Any], open_kfid: str) -> Incoming:

@@ -40,11 +40,16 @@ SECURITY_HEADERS = {
 def _built_file(directory: Path, path: str) -> Path | None:
     """The file ``path`` names inside ``directory``; None if absent, hidden or outside it."""
     parts = PurePosixPath(path).parts
-    if not parts or any(p in ("..", ".") or p.startswith(".") or "\\" in p for p in parts):
+    if not parts or any(
+        p in ("..", ".") or p.startswith(".") or "\\" in p or "\x00" in p for p in parts
+    ):
         return None
     root = directory.resolve()
-    candidate = (root / Path(*parts)).resolve()
-    if not candidate.is_relative_to(root) or not candidate.is_file():
+    try:
+        candidate = (root / Path(*parts)).resolve()
+        if not candidate.is_relative_to(root) or not candidate.is_file():
+            return None
+    except OSError:  # a name too long for the file system, …: no such file
         return None
     return candidate
 

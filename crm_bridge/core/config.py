@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
     SEED_DEMO: bool = True
     """Fill an empty CRM with the demo shop's customers, orders and agents at start."""
+    MAX_BODY_BYTES: int = Field(default=1_048_576, gt=0)
+    """Largest request body the API reads; a larger one is answered 413 unread."""
 
     EVENTS_SOURCE: Literal["sql", "pika", "none"] = "sql"
     """Where Rasa's events come from: its SQL broker table (embedded), RabbitMQ, or nowhere."""

@@ -31,6 +31,12 @@ def login_access_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> Token:
     """Log an agent in (OAuth2 password form); repeated wrong passwords lock for a while."""
+    if len(form.username) > 255 or "\x00" in form.username:
+        # No agent has such a login, and PostgreSQL cannot even look a NUL up (a 500).
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="a login name has at most 255 characters and no NUL character",
+        )
     client = request.client.host if request.client else "unknown"
     wait = login_limits.retry_after(session, settings, form.username, client)
     if wait is not None:

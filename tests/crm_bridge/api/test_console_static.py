@@ -89,6 +89,14 @@ def test_nothing_outside_the_console_folder_is_served(console_client, path):
     assert "secret" not in response.text
 
 
+@pytest.mark.parametrize(
+    ("path", "status"), [("%00", 200), ("a%00.js", 404), ("a/" * 3000 + "x.js", 404)]
+)
+def test_names_the_file_system_refuses_are_no_server_error(console_client, path, status):
+    # A NUL byte or a name longer than the file system allows made the bridge answer 500.
+    assert console_client.get(f"/console/{path}").status_code == status
+
+
 def test_api_and_health_are_unaffected(console_client):
     assert console_client.get("/health").status_code == 200
     assert console_client.get("/api/v1/agents/me").status_code == 401
