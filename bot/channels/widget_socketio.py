@@ -35,9 +35,12 @@ from sanic import Blueprint
 from socketio import AsyncRedisManager
 
 from channels.edge import Refusal, check_message
+from channels.engineio_sanic import install as _quiet_websocket_close
 from channels.outage import answering
 
 logger = logging.getLogger(__name__)
+
+_quiet_websocket_close()
 
 PUBLIC_KEYS = ("kb_entry_id", "kb_decision")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -26,3 +27,17 @@ def test_socket_messages_carry_only_the_public_metadata(stack):
         assert {b["payload"] for b in menu["quick_replies"]} >= {"/human_handoff"}
     finally:
         customer.close()
+
+
+def test_a_closed_websocket_logs_no_error(stack):
+    before = stack.log.read_text(errors="replace").count("Invalid response type None")
+    customer = SocketCustomer(stack.rasa_url)
+    try:
+        customer.say("hello")
+        assert customer.next()["text"]
+    finally:
+        customer.close()
+    time.sleep(1.5)
+    log = stack.log.read_text(errors="replace")
+    assert log.count("Invalid response type None") == before
+    assert "Traceback" not in log[-3000:], log[-3000:]
