@@ -4,10 +4,12 @@ Rasa 3.6 logs a failed custom action ("Bot will continue, but the actions events
 and goes on without a word to the customer: with the action server down, every knowledge,
 order or handoff question would get silence. Installed when Rasa loads the bot's components
 (``components/__init__.py``), this makes a failed call to the action server (refused
-connection, timeout, a 5xx answer, an answer Rasa cannot read) send the domain's
-``utter_service_unavailable`` in the customer's language, once per customer message, and log
-the failure as an error. The customer's message is kept in the tracker as always, so the CRM
-records it and the conversation goes on normally once the action server is back.
+connection, timeout, a 5xx answer, an answer Rasa cannot read) send :data:`NOTICE` in the
+customer's language (the ``language`` slot), once per customer message, and log the failure
+as an error. The texts live here, not in the domain: no story or rule may use them, and Rasa's
+data validation rejects unused domain responses. The customer's message is kept in the
+tracker as always, so the CRM records it and the conversation goes on normally once the action
+server is back.
 
 A rejection (``ActionExecutionRejection``, e.g. a form that cannot take the answer) is not an
 outage and reaches Rasa unchanged.
@@ -20,11 +22,13 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-RESPONSE = "utter_service_unavailable"
-# Used only if the domain lacks the response (an old model): never leave the customer waiting.
-FALLBACK = {
-    "zh": "抱歉，系统暂时出了点问题，请稍后再试一次。",
-    "en": "Sorry, something went wrong on our side. Please try again in a minute.",
+MARKER = "service_unavailable"
+"""``utter_action`` of the notice in the tracker, and ``custom.kind`` for the channels."""
+NOTICE = {
+    "zh": "抱歉，系统暂时出了点问题，没能处理您的问题。"
+    "请稍等一分钟再发一次，您的消息我们已经记下了。",
+    "en": "Sorry, something went wrong on our side and I couldn't handle that. Please send it "
+    "again in a minute; your message has been noted.",
 }
 
 _INSTALLED = False
@@ -37,7 +41,7 @@ def already_told(events: list[Any]) -> bool:
     for event in reversed(events):
         if isinstance(event, UserUttered):
             return False
-        if isinstance(event, BotUttered) and event.metadata.get("utter_action") == RESPONSE:
+        if isinstance(event, BotUttered) and event.metadata.get("utter_action") == MARKER:
             return True
     return False
 
@@ -73,11 +77,12 @@ def install() -> None:
             )
             if already_told(list(tracker.events)):
                 return []
-            message = await nlg.generate(RESPONSE, tracker, output_channel.name())
-            if not message:
-                language = tracker.get_slot("language") or "zh"
-                message = {"text": FALLBACK.get(language, FALLBACK["zh"])}
-            message["utter_action"] = RESPONSE
+            language = tracker.get_slot("language") or "zh"
+            message = {
+                "text": NOTICE.get(language, NOTICE["zh"]),
+                "custom": {"kind": MARKER},
+                "utter_action": MARKER,
+            }
             await output_channel.send_response(tracker.sender_id, message)
             return [create_bot_utterance(message)]
 
