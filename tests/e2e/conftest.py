@@ -7,6 +7,7 @@ training data's hash), so only the first run after a change of ``bot/`` trains.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -127,6 +128,24 @@ def running_stack(
     leftovers = {name: pid for name, pid in pids.items() if pid_alive(pid)}
     assert set(pids) == processes, output
     assert not leftovers, f"processes still running after Ctrl-C: {leftovers}"
+
+
+SCALEOUT_PROCESSES = frozenset({"rasa1", "rasa2", "actions", "bridge1", "bridge2", "nginx"})
+
+
+@contextmanager
+def running_scaleout(var_dir: Path, crm_url: str, **settings: str) -> Iterator[Stack]:
+    """The scale-out profile (``devtools.scaleout``) with ``settings``; its CRM at ``crm_url``."""
+    from devtools.scaleout import READY_LINE as SCALEOUT_READY
+
+    with running_stack(
+        var_dir,
+        launcher="devtools.scaleout",
+        ready=SCALEOUT_READY,
+        processes=SCALEOUT_PROCESSES,
+        **settings,
+    ) as running:
+        yield dataclasses.replace(running, database_url=crm_url)
 
 
 WECHAT_TOKEN = "e2e-wechat-token"

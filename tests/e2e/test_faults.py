@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, text
 
 from benchmarks.load_test import pid_listening_on
 from tests.e2e.conftest import Stack, running_stack
+from tests.utils.customers import keep_talking
 
 pytestmark = pytest.mark.slow
 
@@ -81,20 +82,6 @@ class Customer:
             outcome = "outage notice" if OUTAGE[self.language] in texts else "answer"
         self.outcomes[outcome] += 1
         return outcome
-
-
-def _talk(stack: Stack, customers: list[Customer], stop: threading.Event) -> list[threading.Thread]:
-    def loop(customer: Customer) -> None:
-        number = 0
-        while not stop.is_set():
-            customer.turn(stack, number)
-            number += 1
-            stop.wait(0.4)
-
-    threads = [threading.Thread(target=loop, args=(c,), daemon=True) for c in customers]
-    for thread in threads:
-        thread.start()
-    return threads
 
 
 def _port(url: str) -> int:
@@ -154,7 +141,7 @@ def test_killed_servers_come_back_and_nothing_is_lost_or_doubled(fault_stack: St
     stack = fault_stack
     customers = [Customer("zh"), Customer("en"), Customer("zh"), Customer("en")]
     stop = threading.Event()
-    threads = _talk(stack, customers, stop)
+    threads = keep_talking([lambda n, c=c: c.turn(stack, n) for c in customers], stop, 0.4)
     try:
         time.sleep(5)
         assert all(c.outcomes["answer"] for c in customers), [c.outcomes for c in customers]

@@ -7,7 +7,6 @@ and a Redis database of this test run's own, which are removed afterwards.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import threading
 import uuid
@@ -18,15 +17,12 @@ import pika
 import pytest
 from sqlalchemy import create_engine, text
 
-from devtools.scaleout import READY_LINE
-from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.conftest import Stack, running_scaleout
 from tests.e2e.test_live_handoff import ConsoleAgent, _clear_queue, _handoff_of
 from tests.utils.customers import SocketCustomer
 from tests.utils.databases import POSTGRES_ADMIN_URL
 
 pytestmark = pytest.mark.slow
-
-PROCESSES = frozenset({"rasa1", "rasa2", "actions", "bridge1", "bridge2", "nginx"})
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +39,9 @@ def scaleout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "RABBITMQ_QUEUE": queue,
     }
     try:
-        with running_stack(
-            tmp_path_factory.mktemp("var"),
-            launcher="devtools.scaleout",
-            ready=READY_LINE,
-            processes=PROCESSES,
-            **settings,
-        ) as running:
-            crm = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + names["crm"]
-            yield dataclasses.replace(running, database_url=crm)
+        crm = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + names["crm"]
+        with running_scaleout(tmp_path_factory.mktemp("var"), crm, **settings) as running:
+            yield running
     finally:
         admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:

@@ -14,7 +14,6 @@ whole time. Then:
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 import uuid
@@ -26,13 +25,12 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from devtools.scaleout import READY_LINE
-from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.conftest import Stack, running_scaleout
+from tests.utils.customers import keep_talking
 from tests.utils.private_servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
 
 pytestmark = pytest.mark.slow
 
-PROCESSES = frozenset({"rasa1", "rasa2", "actions", "bridge1", "bridge2", "nginx"})
 MESSAGES = {"zh": ["你好", "退货的运费是谁出？"], "en": ["hello", "Who pays for return shipping?"]}
 APOLOGIES = ("系统暂时出了点问题", "something went wrong on our side", "our system has a problem")
 TURN_TIMEOUT_S = 30.0
@@ -68,15 +66,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, servers: Servers) -> Iterato
         "SCALEOUT_REDIS_URL": servers.redis.url,
         "RABBITMQ_URL": servers.rabbitmq.url,
     }
-    with running_stack(
-        tmp_path_factory.mktemp("var"),
-        launcher="devtools.scaleout",
-        ready=READY_LINE,
-        processes=PROCESSES,
-        **settings,
-    ) as running:
-        crm = servers.postgres.admin_url.rsplit("/", 1)[0] + "/csa_crm"
-        yield dataclasses.replace(running, database_url=crm)
+    crm = servers.postgres.admin_url.rsplit("/", 1)[0] + "/csa_crm"
+    with running_scaleout(tmp_path_factory.mktemp("var"), crm, **settings) as running:
+        yield running
 
 
 @dataclass
@@ -116,18 +108,6 @@ class Customer:
         return outcome
 
 
-def _talk(stack: Stack, customers: list[Customer], stop: threading.Event) -> list[threading.Thread]:
-    def loop(customer: Customer) -> None:
-        while not stop.is_set():
-            customer.turn(stack)
-            stop.wait(0.5)
-
-    threads = [threading.Thread(target=loop, args=(c,), daemon=True) for c in customers]
-    for thread in threads:
-        thread.start()
-    return threads
-
-
 def _healthy(url: str) -> bool:
     try:
         return httpx.get(url, timeout=5).status_code == 200
@@ -163,7 +143,7 @@ def _stored(stack: Stack, senders: list[str]) -> Counter:
 def test_postgres_redis_and_rabbitmq_killed_under_traffic(stack: Stack, servers: Servers):
     customers = [Customer("zh"), Customer("en"), Customer("zh"), Customer("en")]
     stop = threading.Event()
-    threads = _talk(stack, customers, stop)
+    threads = keep_talking([lambda _n, c=c: c.turn(stack) for c in customers], stop, 0.5)
     try:
         time.sleep(5)
         assert all("answer" in c.sent.values() for c in customers), [c.sent for c in customers]

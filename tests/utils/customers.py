@@ -1,10 +1,13 @@
-"""A website customer talking to Rasa's socket.io channel, as the widget does."""
+"""Simulated customers: a website customer on Rasa's socket.io channel (as the widget talks),
+and customers who keep talking while a test breaks things."""
 
 from __future__ import annotations
 
 import queue
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -62,3 +65,24 @@ class SocketCustomer:
     def close(self) -> None:
         """Disconnect."""
         self.client.disconnect()
+
+
+def keep_talking(
+    turns: list[Callable[[int], object]], stop: threading.Event, pause: float
+) -> list[threading.Thread]:
+    """One thread per customer calling its ``turn(n)`` (n = 0, 1, …) until ``stop`` is set.
+
+    For fault tests: customers go on talking while servers are killed and restarted.
+    """
+
+    def loop(turn: Callable[[int], object]) -> None:
+        number = 0
+        while not stop.is_set():
+            turn(number)
+            number += 1
+            stop.wait(pause)
+
+    threads = [threading.Thread(target=loop, args=(turn,), daemon=True) for turn in turns]
+    for thread in threads:
+        thread.start()
+    return threads
