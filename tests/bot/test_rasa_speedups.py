@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-
-from devtools.config import ROOT, LauncherSettings
+from tests.bot.in_rasa_env import run_check
 
 CHECK = """
 from jsonschema import ValidationError, validate
@@ -58,13 +56,4 @@ print("speedups ok")
 
 
 def test_speedups_keep_rasas_answers():
-    settings = LauncherSettings()
-    done = subprocess.run(
-        [str(settings.bot_python), "-c", CHECK],
-        cwd=ROOT / "bot",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "speedups ok" in done.stdout
+    run_check(CHECK, "speedups ok")
