@@ -39,14 +39,19 @@ _LOG_LINE = re.compile(r"^\S+ (?P<name>[\w-]+)(?:\.\d+)?\s+\| ?(?P<text>.*)$")
 _STOPPED = re.compile(r"(?P<name>[\w-]+)\.\d+ stopped \(rc=(?P<rc>-?\d+)\)")
 
 
+def procfile_entries(procfile: Path) -> list[tuple[str, str]]:
+    """``(name, command)`` of each process a Procfile declares."""
+    entries = []
+    for line in procfile.read_text().splitlines():
+        match = re.match(r"^([\w-]+):\s*(.*)$", line)
+        if match:
+            entries.append((match.group(1), match.group(2)))
+    return entries
+
+
 def procfile_names(procfile: Path) -> list[str]:
     """Names of the processes a Procfile declares."""
-    names = []
-    for line in procfile.read_text().splitlines():
-        match = re.match(r"^([\w-]+):", line)
-        if match:
-            names.append(match.group(1))
-    return names
+    return [name for name, _command in procfile_entries(procfile)]
 
 
 def supervised_procfile(procfile: Path, settings: LauncherSettings) -> Path:
@@ -57,11 +62,7 @@ def supervised_procfile(procfile: Path, settings: LauncherSettings) -> Path:
     if not settings.RESTART_CRASHED:
         return procfile
     lines = []
-    for line in procfile.read_text().splitlines():
-        match = re.match(r"^([\w-]+):\s*(.*)$", line)
-        if not match:
-            continue
-        name, command = match.groups()
+    for name, command in procfile_entries(procfile):
         wrapper = [
             sys.executable,
             "-m",

@@ -65,6 +65,10 @@ class CheckedRequests:
         """The checked metadata of the message."""
         return request.ctx.message.metadata
 
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's blueprint, requests checked, around a handler that apologises on failure."""
+        return self.checked(super().blueprint(answering(on_new_message)))  # type: ignore[misc]
+
 
 class RestInput(CheckedRequests, RasaRestInput):
     """``rest`` with checked requests and an apology instead of ``[]`` when handling fails."""
@@ -74,10 +78,6 @@ class RestInput(CheckedRequests, RasaRestInput):
         """Keep Rasa's URL: ``/webhooks/rest/webhook``."""
         return "rest"
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Rasa's blueprint around a handler that apologises on failure."""
-        return self.checked(super().blueprint(answering(on_new_message)))
-
 
 class CallbackInput(CheckedRequests, RasaCallbackInput):
     """Rasa's ``callback`` channel (replies POSTed to an integrator's URL), requests checked."""
@@ -86,7 +86,3 @@ class CallbackInput(CheckedRequests, RasaCallbackInput):
     def name(cls) -> str:
         """Keep Rasa's URL: ``/webhooks/callback/webhook``."""
         return "callback"
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """Rasa's blueprint with checked requests."""
-        return self.checked(super().blueprint(answering(on_new_message)))

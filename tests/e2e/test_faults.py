@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text
 from benchmarks.load_test import pid_listening_on
 from tests.e2e.conftest import Stack, running_stack
 from tests.utils.customers import keep_talking
+from tests.utils.processes import healthy
 
 pytestmark = pytest.mark.slow
 
@@ -88,13 +89,6 @@ def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-def _healthy(url: str, **params: str) -> bool:
-    try:
-        return httpx.get(url, params=params, timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _kill(url: str) -> int:
     pid = pid_listening_on(_port(url))
     assert pid, f"nothing listens on {url}"
@@ -106,7 +100,7 @@ def _back(url: str, old_pid: int, health: str, **params: str) -> int:
     deadline = time.monotonic() + BACK_WITHIN_S
     while time.monotonic() < deadline:
         pid = pid_listening_on(_port(url))
-        if pid and pid != old_pid and _healthy(url + health, **params):
+        if pid and pid != old_pid and healthy(url + health, **params):
             return pid
         time.sleep(0.5)
     raise AssertionError(f"{url} not back within {BACK_WITHIN_S:.0f} s")

@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text
 from tests.e2e.conftest import Stack, running_scaleout
 from tests.utils.customers import keep_talking
 from tests.utils.private_servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
+from tests.utils.processes import healthy
 
 pytestmark = pytest.mark.slow
 
@@ -108,13 +109,6 @@ class Customer:
         return outcome
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -160,7 +154,7 @@ def test_postgres_redis_and_rabbitmq_killed_under_traffic(stack: Stack, servers:
         assert "retry" in login.json()["detail"] and login.headers["retry-after"]
         time.sleep(6)
         servers.postgres.start()
-        _wait(lambda: _healthy(f"{stack.bridge_url}/health"), 60, "bridges healthy")
+        _wait(lambda: healthy(f"{stack.bridge_url}/health"), 60, "bridges healthy")
 
         servers.redis.kill()
         probe = Customer("en")

@@ -8,6 +8,8 @@ import socket
 import time
 from pathlib import Path
 
+import httpx
+
 STARTED = re.compile(r"(?P<name>[\w-]+)\.\d+ started \(pid=(?P<pid>\d+)\)")
 
 
@@ -46,3 +48,11 @@ def pid_alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+def healthy(url: str, **params: str) -> bool:
+    """True if ``url`` answers 200 (a health check); False if it errs or cannot be reached."""
+    try:
+        return httpx.get(url, params=params, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
