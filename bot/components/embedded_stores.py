@@ -1,9 +1,8 @@
-"""Tracker store and event broker of the embedded profile (one Rasa process, SQLite files).
+"""Rasa's SQL tracker store and SQL event broker, without their per-message overheads.
 
-Selected in ``bot/endpoints.yml`` by module path (``type: components.embedded_stores.…``);
-the scale-out profile (``endpoints.scaleout.yml``, several Rasa instances sharing PostgreSQL)
-keeps Rasa's own ``SQLTrackerStore``: there another instance may have written a conversation,
-so no instance may answer from its memory.
+Selected by module path (``type: components.embedded_stores.…``) in ``bot/endpoints.yml``
+(the embedded profile: one Rasa process, SQLite files) and, with ``shared: true``, in
+``bot/endpoints.scaleout.yml`` (several Rasa instances on one PostgreSQL database).
 
 Why (profiled with py-spy under ``benchmarks/load_test.py``, docs/load.md): per customer
 message Rasa's ``SQLTrackerStore`` reads the conversation twice (``retrieve`` for the message
@@ -25,6 +24,16 @@ conversation waited: about 60 % of Rasa's wall time under load went to ``commit`
   as Rasa's ``save`` does. This is correct only because this process is the only writer of the
   tracker database (one Rasa process, in-memory lock store). After a restart the cache is empty
   and SQLite is the truth; a failed write drops the conversation from the cache.
+- With ``shared: true`` (several Rasa instances on one database) another instance may have
+  written a conversation since this one cached it, so every read first catches up: the rows
+  with a higher id than the last one cached (events are only ever appended), checked against
+  the conversation's row count (a mismatch reloads the conversation). Two instances never
+  write one conversation at once: Rasa holds the conversation's lock (the Redis lock store)
+  from reading it to saving it, for messages and for the HTTP API's event endpoints alike,
+  so a conversation's ids grow in commit order. The count catches anything else (a lock
+  that expired mid-message). A message then reads a few new rows instead of the whole
+  conversation twice, and is rebuilt from memory. Profiled in the scale-out profile: see
+  docs/load.md.
 - ``BatchSQLEventBroker`` writes the events of one ``save`` (a customer turn) in one
   transaction instead of one commit per event; the rows and their order are the same, and
   the bridge's reader (an outbox: it tails the table by id) sees a turn all at once.
@@ -51,7 +60,7 @@ from sqlalchemy.pool import QueuePool
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CACHE_SIZE = 2000
+DEFAULT_CACHE_SIZE = 500
 
 
 def pooled_engine(url: Any) -> sa.engine.Engine:
@@ -78,6 +87,9 @@ class _Conversation:
 
     rows: list[tuple[str, float | None, str]] = field(default_factory=list)
     session_start: float | None = None  # latest timestamp of a stored ``session_started``
+    # Shared mode: the highest id read and the number of stored rows (all sessions) it covers.
+    last_id: int = 0
+    stored: int = 0
 
 
 def _in_session(timestamp: float | None, session_start: float | None) -> bool:
@@ -90,35 +102,65 @@ def _in_session(timestamp: float | None, session_start: float | None) -> bool:
 class CachedSQLTrackerStore(SQLTrackerStore):
     """Rasa's ``SQLTrackerStore`` that answers ``retrieve`` from memory for recent conversations.
 
-    Only for a single Rasa process that is the only writer of its database (see the module
-    docstring). ``cache_size`` (endpoints.yml) bounds the number of conversations kept.
+    ``cache_size`` (endpoints.yml) bounds the number of conversations kept. Without ``shared``
+    this process must be the only writer of its database; with ``shared: true`` other Rasa
+    instances may write it too, under Rasa's conversation lock (see the module docstring).
     """
 
-    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        shared: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        # Rasa's constructor made a NullPool engine (and created the tables with it).
         url = self.engine.url
-        self.engine.dispose()
-        self.engine = pooled_engine(url)
-        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        if url.get_backend_name() == "sqlite":
+            # Rasa's constructor made a NullPool engine (and created the tables with it).
+            self.engine.dispose()
+            self.engine = pooled_engine(url)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self.cache_size = int(cache_size)
+        self.shared = bool(shared)
         self._cache: OrderedDict[str, _Conversation] = OrderedDict()
 
     # -- reading -------------------------------------------------------------------------------
 
     def _conversation(self, sender_id: str) -> _Conversation:
-        """The cached rows of a conversation, read from SQLite on a miss."""
+        """The cached rows of a conversation (caught up in shared mode), read on a miss."""
         conversation = self._cache.get(sender_id)
         if conversation is not None:
             self._cache.move_to_end(sender_id)
-            return conversation
+            if not self.shared or self._catch_up(sender_id, conversation):
+                return conversation
+            del self._cache[sender_id]
+        conversation = self._load(sender_id)
+        self._remember(sender_id, conversation)
+        return conversation
+
+    def _load(self, sender_id: str) -> _Conversation:
+        """The rows Rasa's ``retrieve`` query reads (and, shared, the row count and last id)."""
+        event = self.SQLEvent
         with self.session_scope() as session:
-            rows = (
-                self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-                .with_entities(self.SQLEvent.type_name, self.SQLEvent.timestamp, self.SQLEvent.data)
-                .all()
-            )
-        conversation = _Conversation(rows=[tuple(row) for row in rows])
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+            columns = [event.type_name, event.timestamp, event.data]
+            if self.shared:
+                # In the same statement, so one snapshot gives the rows and what they cover.
+                stats = (
+                    sa.select(
+                        sa.func.count(event.id).label("stored"),
+                        sa.func.max(event.id).label("last_id"),
+                    )
+                    .where(event.sender_id == sender_id)
+                    .subquery()
+                )
+                columns += [stats.c.stored, stats.c.last_id]
+                query = query.join(stats, sa.true())
+            rows = query.with_entities(*columns).all()
+        conversation = _Conversation(rows=[tuple(row[:3]) for row in rows])
+        if self.shared and rows:
+            conversation.stored, conversation.last_id = rows[0][3], rows[0][4]
         # The query returns the latest session_started itself (its timestamp is >= itself).
         starts = [
             timestamp
@@ -126,8 +168,27 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if type_name == SessionStarted.type_name and timestamp is not None
         ]
         conversation.session_start = max(starts) if starts else None
-        self._remember(sender_id, conversation)
         return conversation
+
+    def _catch_up(self, sender_id: str, conversation: _Conversation) -> bool:
+        """Append what other instances stored since; False when the cache cannot be trusted."""
+        event = self.SQLEvent
+        with self.session_scope() as session:
+            stored = session.execute(
+                sa.select(sa.func.count(event.id)).where(event.sender_id == sender_id)
+            ).scalar_one()
+            if stored == conversation.stored:
+                return True
+            new = session.execute(
+                sa.select(event.id, event.type_name, event.timestamp, event.data)
+                .where(event.sender_id == sender_id, event.id > conversation.last_id)
+                .order_by(event.id)
+            ).all()
+        if not new or conversation.stored + len(new) != stored:
+            return False  # rows appeared below the last id read, or were removed
+        self._append(conversation, [row[1:] for row in new])
+        conversation.stored, conversation.last_id = stored, new[-1][0]
+        return True
 
     def _remember(self, sender_id: str, conversation: _Conversation) -> None:
         self._cache[sender_id] = conversation
@@ -173,15 +234,38 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                         "data": json.dumps(data),
                     }
                 )
-            if rows:
-                with self.session_scope() as session:
-                    session.execute(self.SQLEvent.__table__.insert(), rows)
-                    session.commit()
+            last_id = self._insert(rows)
         except BaseException:
-            self._cache.pop(sender_id, None)  # SQLite is the truth
+            self._cache.pop(sender_id, None)  # the database is the truth
             raise
-        self._append(conversation, rows)
+        self._append(conversation, [(r["type_name"], r["timestamp"], r["data"]) for r in rows])
+        if last_id is not None:
+            conversation.stored += len(rows)
+            conversation.last_id = int(last_id)
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
+
+    def _insert(self, rows: list[dict[str, Any]]) -> int | None:
+        """Insert the rows in one transaction; in shared mode, return the highest id after.
+
+        Shared mode: with the last id (read in the same transaction, under the conversation's
+        lock) the cache takes the rows as written, so the next read finds the count as it
+        expects and reads nothing more. (A multi-row ``INSERT … RETURNING`` would save the
+        query but SQLAlchemy compiles it anew for every row count: more CPU than the query.)
+        """
+        if not rows:
+            return None
+        table = self.SQLEvent.__table__
+        with self.session_scope() as session:
+            session.execute(table.insert(), rows)
+            last_id = None
+            if self.shared:
+                last_id = session.execute(
+                    sa.select(sa.func.max(table.c.id)).where(
+                        table.c.sender_id == rows[0]["sender_id"]
+                    )
+                ).scalar_one()
+            session.commit()
+        return last_id
 
     def _stream(self, sender_id: str, serialised: list[dict[str, Any]]) -> None:
         """The bodies ``TrackerStore._stream_new_events`` publishes, in one batch if possible."""
@@ -200,9 +284,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 self.event_broker.publish(body)
 
     @staticmethod
-    def _append(conversation: _Conversation, rows: Iterable[dict[str, Any]]) -> None:
+    def _append(conversation: _Conversation, rows: Iterable[tuple[str, float | None, str]]) -> None:
         """Update the cached rows to what the ``retrieve`` query now returns."""
-        new = [(row["type_name"], row["timestamp"], row["data"]) for row in rows]
+        new = [tuple(row) for row in rows]
         if not new:
             return
         starts = [

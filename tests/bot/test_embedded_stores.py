@@ -6,12 +6,23 @@ number of conversations, so some are evicted and read back); after every step th
 that Rasa would get, the tracker rows and the broker's outbox rows must be identical. A new
 store on the same files (a restarted Rasa) must read the same trackers, and a failed write
 must not leave the conversation in the cache.
+
+Shared mode (``shared: true``, the scale-out profile): two caching stores on one database,
+as two Rasa instances, take turns on the same conversations (as Rasa's conversation lock lets
+them); each must read what the other wrote, on SQLite and on a real PostgreSQL database.
 """
 
 from __future__ import annotations
 
+import json
+from contextlib import ExitStack
+
+import pytest
+from sqlalchemy import make_url
+
 from devtools.config import ROOT
 from tests.bot.in_rasa_env import run_check
+from tests.utils.databases import postgres_database
 
 CHECK = r"""
 import asyncio, os, sqlite3, tempfile
@@ -162,15 +173,174 @@ asyncio.run(main())
 """
 
 
+SHARED_CHECK = r"""
+import asyncio, json, os, random, tempfile
+from rasa.core.brokers.sql import SQLEventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from sqlalchemy import text
+from components.embedded_stores import BatchSQLEventBroker, CachedSQLTrackerStore
+
+domain = Domain.load("domain")
+folder = tempfile.mkdtemp()
+path = lambda name: os.path.join(folder, name)
+server = json.loads(os.environ["CHECK_SERVER"])
+
+
+def where(name):
+    # the store's database: a SQLite file, or one of the two PostgreSQL databases
+    if server is None:
+        return {"dialect": "sqlite", "db": path(name + ".db")}
+    return {"dialect": "postgresql", **server, "db": server["dbs"][name]}
+
+
+def kwargs(name):
+    found = where(name)
+    found.pop("dbs", None)
+    return found
+
+
+ref = SQLTrackerStore(domain, event_broker=SQLEventBroker(db=path("ref_ev.db")), **kwargs("ref"))
+
+
+def instance(cache_size=3):
+    broker = BatchSQLEventBroker(db=path("shared_ev.db"))
+    return CachedSQLTrackerStore(
+        host=kwargs("shared").pop("host", None), domain=domain, event_broker=broker,
+        cache_size=cache_size, shared=True,
+        **{k: v for k, v in kwargs("shared").items() if k != "host"},
+    )
+
+
+one, two = instance(), instance()
+
+
+def rows(store):
+    with store.engine.connect() as connection:
+        return connection.execute(text(
+            "SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+            "FROM events ORDER BY id")).fetchall()
+
+
+def state(tracker):
+    return None if tracker is None else tracker.current_state(EventVerbosity.ALL)
+
+
+async def same(sender_ids):
+    for sid in sender_ids:
+        want = state(await ref.retrieve(sid))
+        for store in (one, two):
+            assert state(await store.retrieve(sid)) == want, sid
+    assert rows(ref) == rows(one)
+
+
+def user(text, t):
+    intent = {"name": "greet", "confidence": 0.9}
+    parse_data = {"intent": intent, "entities": [], "text": text}
+    return UserUttered(text, intent, [], parse_data, timestamp=t)
+
+
+def session_start(t):
+    return [ActionExecuted("action_session_start", timestamp=t), SessionStarted(timestamp=t + 0.1),
+            SlotSet("language", "en", timestamp=t + 0.2),
+            ActionExecuted("action_listen", timestamp=t + 0.3)]
+
+
+def turn(text, t):
+    return [user(text, t), ActionExecuted("utter_greet", timestamp=t + 0.2),
+            BotUttered(text, timestamp=t + 0.3), ActionExecuted("action_listen", timestamp=t + 0.4)]
+
+
+async def step(store, sid, events):
+    for target in (ref, store):
+        tracker = await target.get_or_create_tracker(sid, append_action_listen=False)
+        for event in events:
+            tracker.update(event)
+        await target.save(tracker)
+
+
+async def main():
+    rng = random.Random(7)
+    sids = [f"s{n}" for n in range(5)]
+    t = 1000.0
+    for sid in sids:
+        await step(rng.choice((one, two)), sid, session_start(t)); t += 1
+    await same(sids)
+    # both instances hold every conversation in turn; each message may reach either one
+    for i in range(40):
+        sid = rng.choice(sids)
+        store = rng.choice((one, two))
+        events = session_start(t) if i % 13 == 12 else turn(f"m{i}", t)
+        await step(store, sid, events); t += 1
+        if i % 5 == 4:
+            await same(sids)
+    await same(sids)
+    assert len(one._cache) <= 3 and len(two._cache) <= 3
+    # several turns on one instance while the other holds the conversation in its cache
+    await one.retrieve("s0"); await two.retrieve("s0")
+    for i in range(3):
+        await step(two, "s0", turn(f"on two {i}", t)); t += 1
+    await step(one, "s0", turn("back on one", t)); t += 1
+    # a new session and an event older than it, written by the other instance
+    older = SlotSet("language", "zh", timestamp=t - 500)
+    await step(two, "s0", [SessionStarted(timestamp=t), older])
+    t += 1
+    await step(one, "s0", turn("new session", t)); t += 1
+    await same(sids)
+    # PUT /conversations/<id>/tracker/events through the other instance
+    await one.retrieve("s1")
+    for store in (ref, two):
+        events = [e.as_dict() for e in session_start(t) + turn("put", t + 1)]
+        await store.save(DialogueStateTracker.from_dict("s1", events, domain.slots))
+    t += 2
+    await same(sids)
+    # a row removed behind the caches' back, then a turn: the new rows do not account for the
+    # count, so each instance reloads the conversation
+    await one.retrieve("s2"); await two.retrieve("s2")
+    for store in (ref, one):
+        with store.engine.begin() as connection:
+            last = connection.execute(text(
+                "SELECT max(id) FROM events WHERE sender_id = 's2' AND type_name = 'bot'")).scalar()
+            connection.execute(text("DELETE FROM events WHERE id = :id"), {"id": last})
+    await step(two, "s2", turn("after the removal", t)); t += 1
+    await same(sids)
+    print("shared stores ok")
+
+
+asyncio.run(main())
+"""
+
+
 def test_embedded_stores_match_rasas_sql_store():
     run_check(CHECK, "embedded stores ok")
 
 
-def test_embedded_profile_uses_them_scale_out_does_not():
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_shared_stores_catch_up_with_each_other(kind: str, monkeypatch: pytest.MonkeyPatch):
+    with ExitStack() as stack:
+        server = None
+        if kind == "postgresql":
+            urls = [make_url(stack.enter_context(postgres_database())) for _ in range(2)]
+            server = {
+                "host": urls[0].host,
+                "port": urls[0].port or 5432,
+                "username": urls[0].username,
+                "password": urls[0].password or "",
+                "dbs": {"ref": urls[0].database, "shared": urls[1].database},
+            }
+        monkeypatch.setenv("CHECK_SERVER", json.dumps(server))
+        run_check(SHARED_CHECK, "shared stores ok")
+
+
+def test_both_profiles_use_them_scale_out_shared():
     import yaml
 
     embedded = yaml.safe_load((ROOT / "bot" / "endpoints.yml").read_text())
     scaleout = yaml.safe_load((ROOT / "bot" / "endpoints.scaleout.yml").read_text())
     assert embedded["tracker_store"]["type"] == "components.embedded_stores.CachedSQLTrackerStore"
     assert embedded["event_broker"]["type"] == "components.embedded_stores.BatchSQLEventBroker"
-    assert scaleout["tracker_store"]["type"] == "SQL"
+    assert scaleout["tracker_store"]["type"] == "components.embedded_stores.CachedSQLTrackerStore"
+    assert embedded["tracker_store"].get("shared", False) is False
+    assert scaleout["tracker_store"]["shared"] is True
