@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine, create_engine, text
@@ -256,7 +257,9 @@ class PikaConsumer:
 
     Declares the same topology Rasa does (a non-durable fanout exchange and a durable queue
     bound to it), so that whichever starts first, no event published after that is lost.
-    Messages are acknowledged after the transaction holding their rows committed.
+    A message is one event (JSON object) or the events of a saved turn (JSON array,
+    ``bot/components/pika_broker.py``). Messages are acknowledged after the transaction
+    holding their rows committed.
     """
 
     def __init__(
@@ -278,10 +281,14 @@ class PikaConsumer:
     def _store(self, bodies: list[bytes]) -> None:
         events = []
         for body in bodies:
+            # One event, or the events of one saved turn (components/pika_broker.py).
             try:
-                events.append(RasaEvent.from_json(body))
+                found, skipped = RasaEvent.many_from_json(body)
             except (ValueError, UnicodeDecodeError):
-                logger.warning("skipping a malformed message on queue %s", self.queue)
+                found, skipped = [], 1
+            events += found
+            if skipped:
+                logger.warning("skipping %d malformed item(s) on queue %s", skipped, self.queue)
         try:
             with self.crm_sessions() as session, session.begin():
                 self.ingestor.apply(session, events)
@@ -312,12 +319,22 @@ class PikaConsumer:
                 channel.queue_bind(self.queue, self.exchange)
                 channel.basic_qos(prefetch_count=self.batch_size)
                 pending: list[tuple[int, bytes]] = []
+                oldest = 0.0
                 for method, _properties, body in channel.consume(
                     self.queue, inactivity_timeout=interval
                 ):
                     if method is not None:
+                        if not pending:
+                            oldest = time.monotonic()
                         pending.append((method.delivery_tag, body))
-                    if pending and (method is None or len(pending) >= self.batch_size):
+                    # Store when the queue pauses, the batch is full, or its oldest message has
+                    # waited ``interval``: under steady traffic the queue never pauses, and a
+                    # full batch took seconds to gather (the console saw messages that late).
+                    if pending and (
+                        method is None
+                        or len(pending) >= self.batch_size
+                        or time.monotonic() - oldest >= interval
+                    ):
                         self._store([b for _, b in pending])
                         channel.basic_ack(pending[-1][0], multiple=True)
                         pending = []

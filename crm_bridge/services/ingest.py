@@ -97,6 +97,24 @@ class RasaEvent:
             raise ValueError("event without sender_id")
         return cls(sender_id=str(sender), data=data)
 
+    @classmethod
+    def many_from_json(cls, raw: str | bytes) -> tuple[list[RasaEvent], int]:
+        """The events of a broker message: one event, or a JSON array of them (a turn).
+
+        Returns the events and how many items were not Rasa events (skipped). Raises
+        ``ValueError`` when the message is not JSON at all.
+        """
+        data = json.loads(raw)
+        items = data if isinstance(data, list) else [data]
+        events, skipped = [], 0
+        for item in items:
+            sender = item.get("sender_id") if isinstance(item, dict) else None
+            if not isinstance(item, dict) or "event" not in item or not sender:
+                skipped += 1
+                continue
+            events.append(cls(sender_id=str(sender), data=item))
+        return events, skipped
+
 
 def _short_text(value: Any, limit: int = 100) -> str | None:
     """A string metadata value cut to its column's size, or None for anything else."""

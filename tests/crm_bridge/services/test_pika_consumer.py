@@ -68,3 +68,41 @@ def test_malformed_messages_are_skipped(sessions, broker):
         URL, queue, exchange, sessions, EventIngestor(None, timedelta(minutes=30))
     )
     assert _consume_until(consumer, sessions, 1) == 1
+
+
+def test_a_turn_published_as_one_message_is_stored_whole(sessions, broker):
+    # bot/components/pika_broker.py publishes a saved turn as a JSON array of its events.
+    queue, exchange, publish = broker
+    sender = "turn-sender"
+    turn = [ev.user(sender, "我的订单呢"), {"not": "an event"}, ev.bot(sender, "好的")]
+    publish([turn, ev.user("single-sender", "hello")])
+    consumer = PikaConsumer(
+        URL, queue, exchange, sessions, EventIngestor(None, timedelta(minutes=30))
+    )
+    assert _consume_until(consumer, sessions, 3) == 3
+    with sessions() as session:
+        texts = session.scalars(select(Message.text).order_by(Message.id)).all()
+    assert texts == ["我的订单呢", "好的", "hello"]
+
+
+def test_steady_traffic_is_stored_while_it_lasts(sessions, broker):
+    # The queue never pauses for the consumer's interval; a batch must not wait until it is full.
+    queue, exchange, publish = broker
+    consumer = PikaConsumer(
+        URL, queue, exchange, sessions, EventIngestor(None, timedelta(minutes=30)), batch_size=500
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,))
+    thread.start()
+    stored_meanwhile = 0
+    try:
+        for i in range(120):  # 0.025 s apart: 3 s of traffic, never a 0.2 s pause
+            publish([ev.user(f"steady-{i}", "hello")])
+            time.sleep(0.025)
+            if i == 100:
+                with sessions() as session:
+                    stored_meanwhile = session.scalar(select(func.count(Message.id)))
+    finally:
+        stop.set()
+        thread.join(10)
+    assert stored_meanwhile > 0
