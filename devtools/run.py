@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import multiprocessing
 import os
 import re
 import shlex
@@ -18,6 +19,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -366,6 +369,23 @@ def prepare(settings: LauncherSettings, train: bool = True) -> Path | None:
     return model
 
 
+def prepare_in_child(settings: LauncherSettings, train: bool = True) -> Path | None:
+    """``prepare`` in a child process, so the launcher stays small while the system runs.
+
+    Training and embedding load torch and the models (about 0.9 GB); done in the launcher,
+    that memory stayed with it, for nothing, as long as the system ran.
+
+    Raises:
+        TrainingError: as ``prepare``.
+    """
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+        try:
+            return child.submit(prepare, settings, train).result()
+        except BrokenProcessPool as err:  # killed (out of memory, a signal)
+            raise TrainingError(f"the preparing process died ({err})") from err
+
+
 def supervise(
     settings: LauncherSettings,
     procfile: Path,
@@ -420,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = LauncherSettings()
     try:
-        model = prepare(settings, train=not args.no_train)
+        model = prepare_in_child(settings, train=not args.no_train)
     except TrainingError as err:
         print(f"[run] error: {err}", file=sys.stderr)
         return 1

@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, make_url, text
 from devtools.config import ROOT, LauncherSettings
 from devtools.model import TrainingError
 from devtools.packages import PackageError, ensure_package
-from devtools.run import health_checks, prepare, process_env, supervise
+from devtools.run import health_checks, prepare_in_child, process_env, supervise
 
 PROCFILE = ROOT / "Procfile.scaleout"
 READY_LINE = "[scaleout] all services are up"
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = LauncherSettings()
     try:
         nginx = ensure_package("nginx", Path("/usr/sbin/nginx"))
-        model = prepare(settings)
+        model = prepare_in_child(settings)
         env = scaleout_env(settings, model, nginx)
         prepare_stores(settings, env)
     except (TrainingError, PackageError, subprocess.CalledProcessError) as err:
