@@ -24,6 +24,16 @@ from devtools.config import ROOT
 from tests.bot.in_rasa_env import run_check
 from tests.utils.databases import postgres_database
 
+STEP = r"""
+async def step_on(stores, sid, events):
+    # what the processor does with each store: get or create, add the events, save
+    for store in stores:
+        tracker = await store.get_or_create_tracker(sid, append_action_listen=False)
+        for event in events:
+            tracker.update(event)
+        await store.save(tracker)
+"""
+
 CHECK = r"""
 import asyncio, os, sqlite3, tempfile
 from rasa.core.brokers.sql import SQLEventBroker
@@ -99,12 +109,7 @@ def turn(text, t):
 
 
 async def step(sid, events):
-    # what the processor does: get or create, add events, save
-    for store in (ref, new):
-        tracker = await store.get_or_create_tracker(sid, append_action_listen=False)
-        for event in events:
-            tracker.update(event)
-        await store.save(tracker)
+    await step_on((ref, new), sid, events)
 
 
 async def main():
@@ -254,11 +259,7 @@ def turn(text, t):
 
 
 async def step(store, sid, events):
-    for target in (ref, store):
-        tracker = await target.get_or_create_tracker(sid, append_action_listen=False)
-        for event in events:
-            tracker.update(event)
-        await target.save(tracker)
+    await step_on((ref, store), sid, events)
 
 
 async def main():
@@ -314,7 +315,7 @@ asyncio.run(main())
 
 
 def test_embedded_stores_match_rasas_sql_store():
-    run_check(CHECK, "embedded stores ok")
+    run_check(STEP + CHECK, "embedded stores ok")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -331,7 +332,7 @@ def test_shared_stores_catch_up_with_each_other(kind: str, monkeypatch: pytest.M
                 "dbs": {"ref": urls[0].database, "shared": urls[1].database},
             }
         monkeypatch.setenv("CHECK_SERVER", json.dumps(server))
-        run_check(SHARED_CHECK, "shared stores ok")
+        run_check(STEP + SHARED_CHECK, "shared stores ok")
 
 
 def test_both_profiles_use_them_scale_out_shared():
