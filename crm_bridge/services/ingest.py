@@ -89,7 +89,11 @@ class RasaEvent:
     @classmethod
     def from_json(cls, raw: str | bytes, sender_id: str | None = None) -> RasaEvent:
         """Parse a broker payload; raises ``ValueError`` if it is not a Rasa event."""
-        data = json.loads(raw)
+        return cls.from_data(json.loads(raw), sender_id)
+
+    @classmethod
+    def from_data(cls, data: Any, sender_id: str | None = None) -> RasaEvent:
+        """A parsed broker payload as an event; raises ``ValueError`` if it is not one."""
         if not isinstance(data, dict) or "event" not in data:
             raise ValueError("not a Rasa event")
         sender = sender_id or data.get("sender_id")
@@ -105,14 +109,12 @@ class RasaEvent:
         ``ValueError`` when the message is not JSON at all.
         """
         data = json.loads(raw)
-        items = data if isinstance(data, list) else [data]
         events, skipped = [], 0
-        for item in items:
-            sender = item.get("sender_id") if isinstance(item, dict) else None
-            if not isinstance(item, dict) or "event" not in item or not sender:
+        for item in data if isinstance(data, list) else [data]:
+            try:
+                events.append(cls.from_data(item))
+            except ValueError:
                 skipped += 1
-                continue
-            events.append(cls(sender_id=str(sender), data=item))
         return events, skipped
 
 
