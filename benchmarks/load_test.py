@@ -1046,6 +1046,9 @@ def find_servers(settings: Settings) -> dict[str, int]:
     return servers
 
 
+GENERATOR = "load generator"  # this process, sampled beside the servers
+
+
 class ResourceSampler:
     """CPU (% of one core) and RSS of each server's process tree, every second.
 
@@ -1055,7 +1058,7 @@ class ResourceSampler:
     """
 
     def __init__(self, servers: dict[str, int], rec: Recorder, var_dir: Path | None = None):
-        self.servers = {**servers, "load generator": os.getpid()}
+        self.servers = {**servers, GENERATOR: os.getpid()}
         self.rec = rec
         self.var_dir = var_dir
         self.outbox: list[tuple[float, int, float]] = []  # t, events waiting, oldest's age s
@@ -1083,7 +1086,7 @@ class ResourceSampler:
         for name, root in self.servers.items():
             if root not in parents:
                 tree = []
-            elif name == "load generator":
+            elif name == GENERATOR:
                 tree = [root]  # not its children: under pytest they are the system itself
             else:
                 tree = _tree(root, parents)
@@ -1552,7 +1555,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_rss_growth is not None:
         for name, r in data["resources"].items():
             growth = r.get("rss_growth_pct")
-            if name == "load generator":
+            if name == GENERATOR:
                 continue  # reported, not judged: it keeps every sample it takes
             if growth is not None and growth > args.max_rss_growth:
                 failures.append(
