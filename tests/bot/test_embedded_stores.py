@@ -24,7 +24,30 @@ from devtools.config import ROOT
 from tests.bot.in_rasa_env import run_check
 from tests.utils.databases import postgres_database
 
-STEP = r"""
+HELPERS = r"""
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import EventVerbosity
+
+
+def state(tracker):
+    return None if tracker is None else tracker.current_state(EventVerbosity.ALL)
+
+
+def user(text, intent, t):
+    intent = {"name": intent, "confidence": 0.9}
+    parse_data = {"intent": intent, "entities": [], "text": text}
+    return UserUttered(text, intent, [], parse_data, timestamp=t)
+
+
+def session_start(t):
+    return [
+        ActionExecuted("action_session_start", timestamp=t),
+        SessionStarted(timestamp=t + 0.1),
+        SlotSet("language", "en", timestamp=t + 0.2),
+        ActionExecuted("action_listen", timestamp=t + 0.3),
+    ]
+
+
 async def step_on(stores, sid, events):
     # what the processor does with each store: get or create, add the events, save
     for store in stores:
@@ -71,10 +94,6 @@ def rows(name, table_columns):
         return connection.execute(f"SELECT {table_columns} FROM events ORDER BY id").fetchall()
 
 
-def state(tracker):
-    return None if tracker is None else tracker.current_state(EventVerbosity.ALL)
-
-
 async def same(sender_ids):
     for sid in sender_ids:
         a, b = await ref.retrieve(sid), await new.retrieve(sid)
@@ -85,21 +104,6 @@ async def same(sender_ids):
     columns = "id, sender_id, type_name, timestamp, intent_name, action_name, data"
     assert rows("ref.db", columns) == rows("new.db", columns)
     assert rows("ref_ev.db", "id, sender_id, data") == rows("new_ev.db", "id, sender_id, data")
-
-
-def user(text, intent, t):
-    intent = {"name": intent, "confidence": 0.9}
-    parse_data = {"intent": intent, "entities": [], "text": text}
-    return UserUttered(text, intent, [], parse_data, timestamp=t)
-
-
-def session_start(t):
-    return [
-        ActionExecuted("action_session_start", timestamp=t),
-        SessionStarted(timestamp=t + 0.1),
-        SlotSet("language", "en", timestamp=t + 0.2),
-        ActionExecuted("action_listen", timestamp=t + 0.3),
-    ]
 
 
 def turn(text, t):
@@ -194,28 +198,22 @@ path = lambda name: os.path.join(folder, name)
 server = json.loads(os.environ["CHECK_SERVER"])
 
 
-def where(name):
+def database(name):
     # the store's database: a SQLite file, or one of the two PostgreSQL databases
     if server is None:
         return {"dialect": "sqlite", "db": path(name + ".db")}
-    return {"dialect": "postgresql", **server, "db": server["dbs"][name]}
+    login = {key: value for key, value in server.items() if key != "dbs"}
+    return {"dialect": "postgresql", **login, "db": server["dbs"][name]}
 
 
-def kwargs(name):
-    found = where(name)
-    found.pop("dbs", None)
-    return found
-
-
-ref = SQLTrackerStore(domain, event_broker=SQLEventBroker(db=path("ref_ev.db")), **kwargs("ref"))
+ref = SQLTrackerStore(domain, event_broker=SQLEventBroker(db=path("ref_ev.db")), **database("ref"))
 
 
 def instance(cache_size=3):
     broker = BatchSQLEventBroker(db=path("shared_ev.db"))
     return CachedSQLTrackerStore(
-        host=kwargs("shared").pop("host", None), domain=domain, event_broker=broker,
-        cache_size=cache_size, shared=True,
-        **{k: v for k, v in kwargs("shared").items() if k != "host"},
+        domain=domain, event_broker=broker, cache_size=cache_size, shared=True,
+        **database("shared"),
     )
 
 
@@ -229,10 +227,6 @@ def rows(store):
             "FROM events ORDER BY id")).fetchall()
 
 
-def state(tracker):
-    return None if tracker is None else tracker.current_state(EventVerbosity.ALL)
-
-
 async def same(sender_ids):
     for sid in sender_ids:
         want = state(await ref.retrieve(sid))
@@ -241,20 +235,8 @@ async def same(sender_ids):
     assert rows(ref) == rows(one)
 
 
-def user(text, t):
-    intent = {"name": "greet", "confidence": 0.9}
-    parse_data = {"intent": intent, "entities": [], "text": text}
-    return UserUttered(text, intent, [], parse_data, timestamp=t)
-
-
-def session_start(t):
-    return [ActionExecuted("action_session_start", timestamp=t), SessionStarted(timestamp=t + 0.1),
-            SlotSet("language", "en", timestamp=t + 0.2),
-            ActionExecuted("action_listen", timestamp=t + 0.3)]
-
-
 def turn(text, t):
-    return [user(text, t), ActionExecuted("utter_greet", timestamp=t + 0.2),
+    return [user(text, "greet", t), ActionExecuted("utter_greet", timestamp=t + 0.2),
             BotUttered(text, timestamp=t + 0.3), ActionExecuted("action_listen", timestamp=t + 0.4)]
 
 
@@ -315,7 +297,7 @@ asyncio.run(main())
 
 
 def test_embedded_stores_match_rasas_sql_store():
-    run_check(STEP + CHECK, "embedded stores ok")
+    run_check(HELPERS + CHECK, "embedded stores ok")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -332,7 +314,7 @@ def test_shared_stores_catch_up_with_each_other(kind: str, monkeypatch: pytest.M
                 "dbs": {"ref": urls[0].database, "shared": urls[1].database},
             }
         monkeypatch.setenv("CHECK_SERVER", json.dumps(server))
-        run_check(STEP + SHARED_CHECK, "shared stores ok")
+        run_check(HELPERS + SHARED_CHECK, "shared stores ok")
 
 
 def test_both_profiles_use_them_scale_out_shared():
