@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker.stop()
         if relay is not None:
             relay.stop()
+        rasa.close()
         engine.dispose()
 
     app = FastAPI(

@@ -23,20 +23,34 @@ class RasaUnavailable(RuntimeError):
     """Rasa did not take the request; the message says why (safe to show an agent)."""
 
 
+# Idle connections are dropped after this many seconds, before Rasa's web server (Sanic, 5 s
+# keep-alive) closes them, so no request goes out on a connection the server is closing.
+KEEPALIVE_SECONDS = 2.0
+
+
 class RasaApi:
-    """Synchronous calls to one Rasa server, authenticated with its token."""
+    """Synchronous calls to one Rasa server, authenticated with its token.
+
+    The calls share one client and its kept-alive connections (safe from several threads):
+    a new httpx client per call builds a TLS context first, about 35 ms of CPU each time.
+    """
 
     def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
+        self._client = httpx.Client(
+            timeout=timeout, limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+        )
+
+    def close(self) -> None:
+        """Close the kept-alive connections (the app's shutdown)."""
+        self._client.close()
 
     def _post(self, path: str, body: Any, **params: str) -> Any:
         url = f"{self.base_url}/conversations/{quote(path[0], safe='')}/{path[1]}"
         try:
-            response = httpx.post(
-                url, json=body, params={**params, "token": self._token}, timeout=self.timeout
-            )
+            response = self._client.post(url, json=body, params={**params, "token": self._token})
         except httpx.HTTPError as err:
             raise RasaUnavailable(f"Rasa unreachable ({err.__class__.__name__})") from err
         if response.status_code >= 400:
