@@ -23,6 +23,13 @@ validator built once gives the same result (same ``ValidationError``) for ~1 ms.
    after the tracker store fix in ``components/embedded_stores.py``). A validator built once
    reports the same error: ``jsonschema.validate`` without the schema check (best match).
    Applied when ``rasa.server`` is loaded (``rasa run``; ``rasa train`` does not import it).
+5. ``EndpointConfig.request`` (every custom action call) opens a new aiohttp session, so a new
+   TCP connection, for each request: about 0.5 ms of CPU in Rasa and 0.3 ms in the action
+   server per call (measured with a local Sanic server), and 8 % of a Rasa instance's CPU
+   under the scale-out load (profiled). Each endpoint keeps one session per event loop, with
+   the same headers, auth and timeout. Idle connections are dropped after 2 s, before the
+   action server's Sanic closes them (5 s), so no request goes out on a closing connection;
+   a connection to a server that died is closed by the kernel and not reused.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ def install() -> None:
     _cache_event_types()
     _sqlite_write_ahead_log()
     _validate_request_events_once()
+    _reuse_endpoint_sessions()
     _INSTALLED = True
 
 
@@ -127,3 +135,49 @@ def _cache_event_types() -> None:
         return found
 
     Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
+# Below Sanic's 5 s keep-alive (see 5. above).
+ENDPOINT_KEEPALIVE_SECONDS = 2.0
+
+
+class _BorrowedSession:
+    """``async with`` gives the endpoint's kept session and leaves it open afterwards."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+def _reuse_endpoint_sessions() -> None:
+    import asyncio
+
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
+
+    def session(self: EndpointConfig) -> _BorrowedSession:
+        """One session per endpoint and event loop (Rasa's: a new one per request)."""
+        loop = asyncio.get_running_loop()
+        kept = self.__dict__.get("_kept_session")
+        if kept is None or kept[0] is not loop or kept[1].closed:
+            auth = None
+            if self.basic_auth:
+                auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+            kept = (
+                loop,
+                aiohttp.ClientSession(
+                    headers=self.headers,
+                    auth=auth,
+                    timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                    connector=aiohttp.TCPConnector(keepalive_timeout=ENDPOINT_KEEPALIVE_SECONDS),
+                ),
+            )
+            self.__dict__["_kept_session"] = kept
+        return _BorrowedSession(kept[1])
+
+    EndpointConfig.session = session
