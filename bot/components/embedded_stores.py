@@ -31,8 +31,11 @@ conversation waited: about 60 % of Rasa's wall time under load went to ``commit`
   write one conversation at once: Rasa holds the conversation's lock (the Redis lock store)
   from reading it to saving it, for messages and for the HTTP API's event endpoints alike,
   so a conversation's ids grow in commit order. The count catches anything else (a lock
-  that expired mid-message). A message then reads a few new rows instead of the whole
-  conversation twice, and is rebuilt from memory. Profiled in the scale-out profile: see
+  that expired mid-message) at the next read. A message then reads a few new rows instead
+  of the whole conversation twice, and is rebuilt from memory. ``save`` right after a read
+  in the same task (Rasa's message handling, under the lock taken before that read) trusts
+  that read and skips a second count; a ``save`` with no read of its own before it (the HTTP
+  API's ``PUT …/tracker/events``) counts first. Profiled in the scale-out profile: see
   docs/load.md.
 - ``BatchSQLEventBroker`` writes the events of one ``save`` (a customer turn) in one
   transaction instead of one commit per event; the rows and their order are the same, and
@@ -41,10 +44,12 @@ conversation waited: about 60 % of Rasa's wall time under load went to ``commit`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -90,6 +95,17 @@ class _Conversation:
     # Shared mode: the highest id read and the number of stored rows (all sessions) it covers.
     last_id: int = 0
     stored: int = 0
+    # Shared mode: the task whose read last checked the rows against the database, until the
+    # ``save`` that follows it in that task.
+    checked_by: weakref.ref[asyncio.Task[Any]] | None = None
+
+
+def _ref(task: asyncio.Task[Any] | None) -> weakref.ref[asyncio.Task[Any]] | None:
+    return None if task is None else weakref.ref(task)
+
+
+def _same(checked_by: weakref.ref[asyncio.Task[Any]] | None, task: asyncio.Task[Any]) -> bool:
+    return checked_by is not None and checked_by() is task
 
 
 def _in_session(timestamp: float | None, session_start: float | None) -> bool:
@@ -127,15 +143,24 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _conversation(self, sender_id: str) -> _Conversation:
-        """The cached rows of a conversation (caught up in shared mode), read on a miss."""
+    def _conversation(self, sender_id: str, saving: bool = False) -> _Conversation:
+        """The cached rows of a conversation (caught up in shared mode), read on a miss.
+
+        ``saving``: for ``save``, which trusts a read made earlier in the same task.
+        """
+        task = asyncio.current_task() if self.shared else None
         conversation = self._cache.get(sender_id)
         if conversation is not None:
             self._cache.move_to_end(sender_id)
-            if not self.shared or self._catch_up(sender_id, conversation):
+            checked_by, conversation.checked_by = conversation.checked_by, None
+            if not self.shared or (saving and task is not None and _same(checked_by, task)):
+                return conversation
+            if self._catch_up(sender_id, conversation):
+                conversation.checked_by = _ref(task)
                 return conversation
             del self._cache[sender_id]
         conversation = self._load(sender_id)
+        conversation.checked_by = _ref(task)
         self._remember(sender_id, conversation)
         return conversation
 
@@ -215,7 +240,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """
         sender_id = tracker.sender_id
         try:
-            conversation = self._conversation(sender_id)
+            conversation = self._conversation(sender_id, saving=True)
+            conversation.checked_by = None  # the next save counts again unless a read precedes it
             offset = len(conversation.rows)
             new_events = list(itertools.islice(tracker.events, offset, len(tracker.events)))
             serialised = [event.as_dict() for event in new_events]

@@ -279,6 +279,19 @@ async def main():
         await store.save(DialogueStateTracker.from_dict("s1", events, domain.slots))
     t += 2
     await same(sids)
+    # the same PUT through an instance whose cache is behind: it read the conversation earlier
+    # (in this task), the other instance wrote since, and the PUT's save (a task of its own, as
+    # Rasa's HTTP API handler, with no read before it) must not trust that earlier read
+    # (a short latest session, so the PUT's tracker holds more events than the stored session)
+    await step(one, "s3", session_start(t)); t += 1
+    await one.retrieve("s3")
+    await step(two, "s3", turn("on two before the put", t)); t += 1
+    put = session_start(t) + turn("put on one", t + 1) + turn("and again", t + 2)
+    for store in (ref, one):
+        tracker = DialogueStateTracker.from_dict("s3", [e.as_dict() for e in put], domain.slots)
+        await asyncio.create_task(store.save(tracker))
+    t += 3
+    await same(sids)
     # a row removed behind the caches' back, then a turn: the new rows do not account for the
     # count, so each instance reloads the conversation
     await one.retrieve("s2"); await two.retrieve("s2")
