@@ -174,7 +174,8 @@ def test_postgres_redis_and_rabbitmq_killed_under_traffic(stack: Stack, servers:
             thread.join(TURN_TIMEOUT_S + 5)
 
     outcomes = Counter(o for c in customers for o in c.sent.values())
-    assert not {o for o in outcomes if o not in ("answer", "apology")}, outcomes
+    timeline = {c.sender: [f"{m}: {o}" for m, o in c.sent.items()] for c in customers}
+    assert not {o for o in outcomes if o not in ("answer", "apology")}, (outcomes, timeline)
     assert outcomes["apology"], outcomes  # Redis was down for seconds: someone was told
     for customer in customers:
         assert customer.turn(stack) == "answer", customer.sent
