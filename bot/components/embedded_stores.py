@@ -140,6 +140,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.cache_size = int(cache_size)
         self.shared = bool(shared)
         self._cache: OrderedDict[str, _Conversation] = OrderedDict()
+        # Conversations whose last read failed, with the task it failed in (see retrieve).
+        self._unread: dict[str, weakref.ref[asyncio.Task[Any]] | None] = {}
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -222,8 +224,21 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._cache.popitem(last=False)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        """The tracker of the latest session, as ``SQLTrackerStore.retrieve`` builds it."""
-        conversation = self._conversation(sender_id)
+        """The tracker of the latest session, as ``SQLTrackerStore.retrieve`` builds it.
+
+        A read that fails (database down) is remembered for the task: Rasa's fail-safe store
+        then hands the message a new tracker (a new session), and its ``save`` must store all
+        of that tracker's events rather than those past the stored conversation's length,
+        which would be none: the customer was answered, but the turn reached neither the
+        database nor the CRM (Rasa's own store does the same; seen in
+        ``tests/e2e/test_scaleout_faults.py`` when PostgreSQL came back mid-message).
+        """
+        try:
+            conversation = self._conversation(sender_id)
+        except Exception:
+            self._unread[sender_id] = _ref(asyncio.current_task())
+            raise
+        self._unread.pop(sender_id, None)
         events = [json.loads(data) for _, _, data in conversation.rows]
         if self.domain and len(events) > 0:
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
@@ -240,9 +255,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """
         sender_id = tracker.sender_id
         try:
+            unread = self._unread.get(sender_id)
+            fresh = unread is not None and _same(unread, asyncio.current_task())
             conversation = self._conversation(sender_id, saving=True)
             conversation.checked_by = None  # the next save counts again unless a read precedes it
-            offset = len(conversation.rows)
+            # A new tracker after a failed read: none of it is stored yet (until a save of it
+            # stores something; Rasa saves the empty new tracker first).
+            offset = 0 if fresh else len(conversation.rows)
             new_events = list(itertools.islice(tracker.events, offset, len(tracker.events)))
             serialised = [event.as_dict() for event in new_events]
             self._stream(sender_id, serialised)
@@ -261,6 +280,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                     }
                 )
             last_id = self._insert(rows)
+            if rows or not fresh:
+                self._unread.pop(sender_id, None)
         except BaseException:
             self._cache.pop(sender_id, None)  # the database is the truth
             raise

@@ -29,7 +29,12 @@ The semantics are Rasa's ticket lock: first come, first served; a ticket expires
 ``lock_lifetime`` seconds (``TICKET_LOCK_LIFETIME``, 60 s) so a crashed holder does not
 block a conversation for longer; a message whose own ticket expired while it waited gets
 Rasa's ``LockError``. Redis errors become ``LockError`` too (the channels answer with an
-apology, ``channels/outage.py``).
+apology, ``channels/outage.py``). ``first`` and ``give_back`` change nothing when repeated, so
+a connection error is retried once on a new connection: after Redis restarts, the first
+command on a pooled connection can fail with "Connection closed by server", and a ticket not
+given back would hold the conversation's next message until the ticket expires (seen as a
+30 s hang in ``tests/e2e/test_scaleout_faults.py``). ``take`` is not retried: if Redis ran it
+before the connection broke, a second ticket would wait behind the first.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ from rasa.core.lock_store import (
 from rasa.utils.endpoints import EndpointConfig
 from redis import RedisError
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -164,16 +172,24 @@ class AtomicRedisLockStore(LockStore):
                     )
                 await asyncio.sleep(min(wait_time_in_seconds, POLL_SECONDS))
                 try:
-                    first = await self._first(keys=keys[:1])
+                    first = await _twice(self._first, keys[:1])
                 except RedisError as err:
                     raise LockError(f"Could not check the conversation's lock: {err!r}") from err
             expires = float(member.split(":")[1]) / 1000
             yield TicketLock(conversation_id, deque([Ticket(ticket, expires)]))
         finally:
             try:
-                await self._give_back(keys=keys, args=[member])
+                await _twice(self._give_back, keys, [member])
             except RedisError as err:
                 # The ticket expires by itself after lock_lifetime.
                 logger.warning(
                     "lock store: could not give back the ticket of %s (%r)", conversation_id, err
                 )
+
+
+async def _twice(script: AsyncScript, keys: list[str], args: list[Any] | None = None) -> Any:
+    """Run a script that changes nothing when repeated; once more after a connection error."""
+    try:
+        return await script(keys=keys, args=args)
+    except (RedisConnectionError, RedisTimeoutError):
+        return await script(keys=keys, args=args)

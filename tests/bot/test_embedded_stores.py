@@ -302,6 +302,28 @@ async def main():
             connection.execute(text("DELETE FROM events WHERE id = :id"), {"id": last})
     await step(two, "s2", turn("after the removal", t)); t += 1
     await same(sids)
+    # a read that fails (the database down for it): Rasa's fail-safe store gives the message a
+    # new tracker (a new session), and its save must store that session, not nothing
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    for i in range(3):  # a stored session longer than the new tracker
+        await step(one, "s4", turn(f"before the outage {i}", t)); t += 1
+    await one.retrieve("s4")
+    catch_up = one._catch_up
+    def database_down(*_args):
+        raise RuntimeError("database down")
+    one._catch_up = database_down
+    safe = FailSafeTrackerStore(one)
+    tracker = await safe.get_or_create_tracker("s4", append_action_listen=False)
+    one._catch_up = catch_up
+    assert [e.type_name for e in tracker.events] == [], tracker.events
+    for event in session_start(t) + turn("during the outage", t + 1):
+        tracker.update(event)
+    await FailSafeTrackerStore(one).save(tracker)
+    stored = [json.loads(row[5]).get("text") for row in rows(one) if row[0] == "s4"]
+    assert stored.count("during the outage") == 2, stored  # the user's and the bot's
+    latest = await two.retrieve("s4")  # the other instance reads the new session
+    said = [e.text for e in latest.events if isinstance(e, (UserUttered, BotUttered))]
+    assert said == ["during the outage"] * 2, latest.events
     print("shared stores ok")
 
 
