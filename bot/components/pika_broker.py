@@ -11,17 +11,17 @@ log line), and RabbitMQ and the bridge's consumer paid per message too.
 events of one ``save``) publishes them as one persistent message whose body is a JSON array
 of the same event bodies, in order; a single event is still a JSON object, and ``publish``
 is unchanged. The bridge's consumer (``crm_bridge/services/event_sources.py``) reads both.
-A message that fails to publish (RabbitMQ down) is kept in order and published again by one
-background task, which retries every second until none is left. Rasa keeps failed events too,
-but publishes them only from aio-pika's reconnect callback, once: a publish that fails just
-after that callback ran, or one the callback itself sends before the channel is back, stays
-kept until the next reconnection, so the CRM missed an answered turn (seen in
-``tests/e2e/test_scaleout_faults.py`` with RabbitMQ killed under traffic). And just after a
-reconnection aio-pika restores the exchange before the queue's binding: a message published
-in between reached no queue and RabbitMQ dropped it, while the publish succeeded. Here the
-channel raises on a returned (unroutable) message, each message carrying an id to match the
-return, so such a message is kept and retried like any other failure
-(``tests/bot/test_pika_broker.py`` kills a RabbitMQ node of its own to check both).
+A message that fails to publish (RabbitMQ down) is kept (in the order the publishes failed)
+and published again by one background task, which retries every second until none is left.
+Rasa keeps failed events too, but publishes them only from aio-pika's reconnect callback,
+once: a publish that fails just after that callback ran, or one the callback itself sends
+before the channel is back, stays kept until the next reconnection, so the CRM missed an
+answered turn (seen in ``tests/e2e/test_scaleout_faults.py`` with RabbitMQ killed under
+traffic). And just after a reconnection aio-pika restores the exchange before the queue's
+binding: a message published in between reached no queue and RabbitMQ dropped it, while the
+publish succeeded. Here the channel raises on a returned (unroutable) message, each message
+carrying an id to match the return, so such a message is kept and retried like any other
+failure (``tests/bot/test_pika_broker.py`` kills a RabbitMQ node of its own to check both).
 """
 
 from __future__ import annotations
