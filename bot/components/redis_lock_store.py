@@ -65,38 +65,38 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
 
-# KEYS: line, counter. ARGV: lifetime in ms. Returns {ticket, member, first live ticket}.
-_TAKE = """
+# Shared by both scripts: Redis' clock in ms, and the first live ticket of the line KEYS[1]
+# (expired tickets before it are dropped), or -1 when none is left.
+_FIRST_LIVE = """
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+local function first_live()
+  for _, item in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    local number, expires = string.match(item, '(%d+):(%d+)')
+    if tonumber(expires) >= now then
+      return tonumber(number)
+    end
+    redis.call('ZREM', KEYS[1], item)
+  end
+  return -1
+end
+"""
+
+# KEYS: line, counter. ARGV: lifetime in ms. Returns {ticket, member, first live ticket}.
+_TAKE = (
+    _FIRST_LIVE
+    + """
 local ticket = redis.call('INCR', KEYS[2])
 local member = ticket .. ':' .. (now + tonumber(ARGV[1]))
 redis.call('ZADD', KEYS[1], ticket, member)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
-for _, item in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local number, expires = string.match(item, '(%d+):(%d+)')
-  if tonumber(expires) >= now then
-    return {ticket, member, tonumber(number)}
-  end
-  redis.call('ZREM', KEYS[1], item)
-end
-return {ticket, member, -1}
+return {ticket, member, first_live()}
 """
+)
 
 # KEYS: line. Returns the first live ticket, or -1 when none is left.
-_FIRST = """
-local clock = redis.call('TIME')
-local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
-for _, item in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local number, expires = string.match(item, '(%d+):(%d+)')
-  if tonumber(expires) >= now then
-    return tonumber(number)
-  end
-  redis.call('ZREM', KEYS[1], item)
-end
-return -1
-"""
+_FIRST = _FIRST_LIVE + "return first_live()\n"
 
 # KEYS: line, counter. ARGV: member.
 _GIVE_BACK = """
