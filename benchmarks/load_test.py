@@ -1043,7 +1043,28 @@ def find_servers(settings: Settings) -> dict[str, int]:
     for name, port in settings.processes:
         if (pid := pid_listening_on(port)) is not None:
             servers[name] = pid
-    return servers
+    return label_shared(servers)
+
+
+def label_shared(servers: dict[str, int]) -> dict[str, int]:
+    """One row per process, named after it where several URLs lead to it.
+
+    In the scale-out profile nginx serves the Rasa and the bridge URL: ``nginx (rasa, bridge)``.
+    """
+    names: dict[int, list[str]] = {}
+    for name, pid in servers.items():
+        names.setdefault(pid, []).append(name)
+    labelled: dict[str, int] = {}
+    for pid, shared in names.items():
+        if len(shared) == 1:
+            labelled[shared[0]] = pid
+            continue
+        try:
+            command = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            command = "shared"
+        labelled[f"{command} ({', '.join(shared)})"] = pid
+    return labelled
 
 
 GENERATOR = "load generator"  # this process, sampled beside the servers

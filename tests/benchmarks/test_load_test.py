@@ -11,6 +11,7 @@ import os
 import random
 import socket
 import time
+from pathlib import Path
 
 from benchmarks import load_test
 from tests.utils.processes import free_port
@@ -97,6 +98,13 @@ def test_the_process_listening_on_a_port_is_found():
         sock.listen()
         assert load_test.pid_listening_on(sock.getsockname()[1]) == os.getpid()
     assert load_test.pid_listening_on(free_port()) is None
+
+
+def test_urls_served_by_one_process_are_one_row_named_after_it():
+    command = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    servers = {"rasa": os.getpid(), "actions": 1, "bridge": os.getpid()}
+    expected = {f"{command} (rasa, bridge)": os.getpid(), "actions": 1}
+    assert load_test.label_shared(servers) == expected
 
 
 def test_the_sampler_measures_cpu_and_memory_of_a_busy_process():
