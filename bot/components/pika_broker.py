@@ -70,10 +70,14 @@ class TurnPikaEventBroker(PikaEventBroker):
         self.publish(events[0] if len(events) == 1 else list(events))  # type: ignore[arg-type]
 
     async def _publish(self, event: Any, headers: dict[str, str] | None = None) -> None:
-        """Rasa's ``_publish`` for an event or a list of them, without the per-event log copy."""
-        if self._exchange is None:
-            return
+        """Rasa's ``_publish`` for an event or a list of them, without the per-event log copy.
+
+        Rasa's drops the event when the exchange is not declared yet (before ``connect``
+        finished); here that is a failed publish like any other, kept and retried.
+        """
         try:
+            if self._exchange is None:
+                raise ConnectionError("the RabbitMQ exchange is not declared yet")
             await self._exchange.publish(self._message(event, headers), "")
         except Exception:
             count = len(event) if isinstance(event, list) else 1

@@ -32,7 +32,15 @@ async def main():
         username="guest", password="guest", queues=[os.environ["CHECK_QUEUE"]],
         exchange_name=os.environ["CHECK_EXCHANGE"],
     )
-    broker = await TurnPikaEventBroker.from_endpoint_config(config)
+    # A turn saved before the exchange is declared is kept, then published, not dropped.
+    broker = TurnPikaEventBroker(config.url, **config.kwargs)
+    broker.publish_many([{"event": "user", "sender_id": "s", "text": "early"}])
+    while broker._background_tasks:
+        await asyncio.sleep(0.05)
+    assert len(broker._unpublished_events) == 1, broker._unpublished_events
+    await broker.connect()
+    while broker._unpublished_events:
+        await asyncio.sleep(0.05)
     turn = [{"event": "user", "sender_id": "s", "text": f"m{i}"} for i in range(3)]
     broker.publish_many(turn)
     broker.publish_many([{"event": "bot", "sender_id": "s", "text": "one"}])
@@ -64,6 +72,7 @@ def test_a_turn_is_one_message_and_single_events_stay_objects(monkeypatch):
         finally:
             connection.close()
     assert bodies == [
+        {"event": "user", "sender_id": "s", "text": "early"},
         [{"event": "user", "sender_id": "s", "text": f"m{i}"} for i in range(3)],
         {"event": "bot", "sender_id": "s", "text": "one"},
         {"event": "bot", "sender_id": "s", "text": "plain"},
