@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +27,9 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, event, func, select
+from starlette.websockets import WebSocketDisconnect
 
+from crm_bridge.api.routes.console import TRY_AGAIN_LATER
 from crm_bridge.core.config import Settings
 from crm_bridge.core.storage_faults import FaultKind, classify
 from crm_bridge.main import create_app
@@ -33,6 +37,7 @@ from crm_bridge.migrations import upgrade
 from crm_bridge.models import Customer, IngestCursor, IngestedEvent, Message
 from tests.crm_bridge.instances import write_broker_rows
 from tests.utils import rasa_events as ev
+from tests.utils.factories import PASSWORD, make_agent
 
 BUSY_TIMEOUT = 0.3
 """Seconds the bridge waits for a lock here (``?timeout=`` in the URL; default 30)."""
@@ -400,6 +405,62 @@ def test_a_database_that_cannot_be_opened_answers_503(tmp_path, caplog):
         assert response.status_code == 201, response.text
     (line,) = fault_records(caplog, FaultKind.UNAVAILABLE, "crm_bridge.api.errors")
     assert "unable to open database file" in line.getMessage()
+
+
+def _console_token(client: TestClient) -> str:
+    with client.app.state.session_factory() as session:
+        login = make_agent(session).login
+        session.commit()
+    form = {"username": login, "password": PASSWORD}
+    response = client.post("/api/v1/login/access-token", data=form)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def _within(seconds: float, receive: Callable[[], dict]) -> dict:
+    """``receive()``'s frame (or its WebSocketDisconnect); fail if nothing comes in time."""
+    got: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        try:
+            got.put((True, receive()))
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            got.put((False, err))
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        ok, value = got.get(timeout=seconds)
+    except queue.Empty:
+        pytest.fail(f"no frame and no close within {seconds} s: the console hangs")
+    if not ok:
+        raise value
+    return value
+
+
+def test_a_console_whose_database_goes_away_is_closed_so_it_reconnects(tmp_path, caplog):
+    # A console that stayed open with a dead sender would miss every event until its own
+    # silence check (50 s); closed with 1013 (try again later) it reconnects within seconds.
+    database = tmp_path / "volume" / "crm.db"
+    with make_client(tmp_path, database) as client:
+        url = f"/api/v1/console/ws?token={_console_token(client)}"
+        with client.websocket_connect(url) as socket:
+            assert socket.receive_json()["type"] == "queue"
+            client.app.state.engine.dispose()
+            (tmp_path / "volume").rename(tmp_path / "unmounted")
+            client.app.state.desk.hub.refresh_queues()
+            with pytest.raises(WebSocketDisconnect) as closed:
+                _within(10, socket.receive_json)
+            assert closed.value.code == TRY_AGAIN_LATER
+            assert closed.value.reason == "database_unavailable"
+        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url) as socket:
+            socket.receive_json()
+        assert refused.value.code == TRY_AGAIN_LATER
+        (tmp_path / "unmounted").rename(tmp_path / "volume")
+        with client.websocket_connect(url) as socket:
+            assert socket.receive_json()["type"] == "queue"
+    lines = fault_records(caplog, FaultKind.UNAVAILABLE, "crm_bridge.api.routes.console")
+    assert len(lines) == 2, [r.getMessage() for r in lines]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 def test_other_database_errors_stay_bugs(tmp_path):

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, status
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect
 
 from crm_bridge.api.deps import (
@@ -20,6 +21,7 @@ from crm_bridge.api.deps import (
     principal_of,
     require,
 )
+from crm_bridge.core.storage_faults import StorageFault, classify, log_fault
 from crm_bridge.models import Agent
 from crm_bridge.schemas import AgentPublic, AvailabilityUpdate, KbHit, Language, Page
 from crm_bridge.services.console_hub import Audience, ConsoleClient
@@ -28,7 +30,11 @@ from crm_bridge.services.handoff import HandoffDesk
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["console"])
 Staff = Annotated[Principal, Depends(require(*STAFF))]
+# WebSocket close codes (RFC 6455 and IANA's registry). The console reconnects after any
+# close, with backoff, and refetches what it may have missed.
 POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
 
 
 @router.put(
@@ -107,10 +113,37 @@ async def _send_loop(websocket: WebSocket, desk: HandoffDesk, client: ConsoleCli
             await websocket.send_json(await run_in_threadpool(_snapshot, desk, client))
 
 
+def _storage_fault(err: BaseException, during: str) -> StorageFault | None:
+    """Log ``err`` in one line if it is a storage fault (the console will be told to retry)."""
+    fault = classify(err) if isinstance(err, SQLAlchemyError) else None
+    if fault is not None:
+        then = "closed the console's socket (1013); it reconnects"
+        log_fault(logger, fault, err, during=during, then=then)
+    return fault
+
+
+async def _receive_loop(websocket: WebSocket, client: ConsoleClient) -> None:
+    while True:
+        message = await websocket.receive_json()
+        if isinstance(message, dict) and message.get("type") == "ping":
+            await client.outbox.put({"type": "pong"})
+
+
 @router.websocket("/console/ws")
 async def console_socket(websocket: WebSocket, token: str = "") -> None:
-    """Live events for one console; authenticated with the agent's token (query string)."""
-    who = await run_in_threadpool(_principal_of, websocket, token) if token else None
+    """Live events for one console; authenticated with the agent's token (query string).
+
+    A storage fault (database locked, full, unreachable) closes the socket with 1013 and the
+    fault as the reason, so the console reconnects when it passes instead of staying open
+    without events.
+    """
+    try:
+        who = await run_in_threadpool(_principal_of, websocket, token) if token else None
+    except SQLAlchemyError as err:
+        if (fault := _storage_fault(err, "console log-in")) is None:
+            raise
+        await websocket.close(code=TRY_AGAIN_LATER, reason=fault.kind.value)
+        return
     if who is None:
         await websocket.close(code=POLICY_VIOLATION, reason="log in again")
         return
@@ -118,16 +151,28 @@ async def console_socket(websocket: WebSocket, token: str = "") -> None:
     desk: HandoffDesk = websocket.app.state.desk
     client = desk.hub.register(agent_id=who.agent_id, role=who.role)
     sender = asyncio.create_task(_send_loop(websocket, desk, client))
+    receiver = asyncio.create_task(_receive_loop(websocket, client))
     try:
-        while True:
-            message = await websocket.receive_json()
-            if isinstance(message, dict) and message.get("type") == "ping":
-                await client.outbox.put({"type": "pong"})
-    except (WebSocketDisconnect, ValueError, RuntimeError):
-        pass
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if sender.done() and not receiver.done():
+            # The socket is open but nothing more would reach it: close it.
+            receiver.cancel()
+            err = sender.exception()
+            fault = _storage_fault(err, "console queue update") if err is not None else None
+            # A send to a socket the console just closed is no failure of ours.
+            if fault is None and not isinstance(err, WebSocketDisconnect | OSError):
+                logger.error("console of agent %s: updates failed", who.agent_id, exc_info=err)
+            code, reason = (
+                (TRY_AGAIN_LATER, fault.kind.value) if fault else (INTERNAL_ERROR, "error")
+            )
+            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+                await websocket.close(code=code, reason=reason)
     finally:
         desk.hub.unregister(client)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
+        for task in (sender, receiver):
+            task.cancel()
+            # The receiver ends with the socket (WebSocketDisconnect, or a frame that is not
+            # JSON); the sender's own failure was handled above.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         logger.debug("console of agent %s disconnected", who.agent_id)
