@@ -25,6 +25,7 @@ __all__ = [
     "StorageFault",
     "classify",
     "database_of",
+    "free_bytes",
     "log_fault",
     "watch_engine",
 ]
@@ -139,6 +140,11 @@ def classify(err: BaseException) -> StorageFault | None:
         kind = FaultKind.DISK_FULL
     status_code, retry_after, detail = _DETAILS[kind]
     return StorageFault(kind, status_code, retry_after, detail, str(orig).strip())
+
+
+def free_bytes(engine: Engine) -> int | None:
+    """Bytes free on the disk of ``engine``'s SQLite file (None: not a file, or unknown)."""
+    return _free_bytes(_location(engine))
 
 
 def _location(engine: Engine) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crm_bridge import __version__
 from crm_bridge.api.deps import SessionDep
+from crm_bridge.core.storage_faults import free_bytes
 
 router = APIRouter(tags=["health"])
 
@@ -29,13 +30,20 @@ class HealthPublic(BaseModel):
 
 @router.get("/health", response_model=HealthPublic, operation_id="health-get")
 def health(request: Request, session: SessionDep) -> HealthPublic:
-    """Report whether the bridge and its database answer, and this instance's roles."""
+    """Report whether the bridge and its database answer, and this instance's roles.
+
+    503 when the database does not answer, 507 when its disk (SQLite) has no byte free.
+    """
     try:
         session.execute(text("SELECT 1"))
     except SQLAlchemyError as err:
         raise HTTPException(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE, detail="database unavailable"
         ) from err
+    # Reads still work on a full disk, so SELECT 1 alone would say "ok" while every write
+    # answers 507: say so, as the API does, for monitoring.
+    if free_bytes(session.get_bind()) == 0:
+        raise HTTPException(status_code=507, detail="disk full: the database cannot be written")
     worker = getattr(request.app.state, "ingestion", None)
     relay = getattr(request.app.state, "relay", None)
     fanout = "local" if relay is None else "redis" if relay.connected else "redis_unreachable"
