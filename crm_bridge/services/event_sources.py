@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -35,6 +35,48 @@ from crm_bridge.models import IngestCursor
 from crm_bridge.services.ingest import EventIngestor, RasaEvent
 
 logger = logging.getLogger(__name__)
+
+
+ATTEMPTS = 3
+"""How often a batch is applied when events of it were stored meanwhile by another writer."""
+
+
+def _stored_meanwhile(err: BaseException) -> bool:
+    """True when ``err`` is the unique key of ``ingested_events``.
+
+    The bridge stores an agent's reply itself (``services/handoff.py``) under the key the
+    ingestor gives the same event when Rasa publishes it. When that commit lands between the
+    batch's check of seen keys and its insert (seen under the scale-out load: about once a
+    minute), the batch fails on the key; applied again, it skips that event.
+    """
+    return isinstance(err, IntegrityError) and "ingested_events" in str(err.orig)
+
+
+def _apply_batch(ingestor: EventIngestor, store: Callable[[], int], source: str) -> int:
+    """Run ``store`` (one transaction applying a batch), again when :func:`_stored_meanwhile`.
+
+    Announces the committed batch's messages to the live views, or forgets them on failure.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            stored = store()
+        except IntegrityError as err:
+            ingestor.rolled_back()
+            if attempt == ATTEMPTS or not _stored_meanwhile(err):
+                raise
+            logger.info(
+                "an event of a batch from %s was stored meanwhile by the bridge itself; "
+                "applying the batch again (attempt %d)",
+                source,
+                attempt + 1,
+            )
+            continue
+        except BaseException:
+            ingestor.rolled_back()
+            raise
+        ingestor.committed()
+        return stored
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 def _log_failure(source: str, err: Exception, then: str) -> None:
@@ -93,13 +135,7 @@ class SqlBrokerTail:
 
     def poll_once(self) -> int:
         """Ingest the next batch of rows; return how many rows were read."""
-        try:
-            read = self._poll()
-        except BaseException:
-            self.ingestor.rolled_back()
-            raise
-        self.ingestor.committed()
-        return read
+        return _apply_batch(self.ingestor, self._poll, "rasa-sql-broker")
 
     def _poll(self) -> int:
         with self.crm_sessions() as session, session.begin():
@@ -289,13 +325,12 @@ class PikaConsumer:
             events += found
             if skipped:
                 logger.warning("skipping %d malformed item(s) on queue %s", skipped, self.queue)
-        try:
+
+        def store() -> int:
             with self.crm_sessions() as session, session.begin():
-                self.ingestor.apply(session, events)
-        except BaseException:
-            self.ingestor.rolled_back()
-            raise
-        self.ingestor.committed()
+                return self.ingestor.apply(session, events)
+
+        _apply_batch(self.ingestor, store, f"queue {self.queue}")
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Consume until ``stop`` is set, reconnecting with backoff."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from crm_bridge.models import Message
+from crm_bridge.models import IngestedEvent, Message
 from crm_bridge.services.event_sources import PikaConsumer
-from crm_bridge.services.ingest import EventIngestor
+from crm_bridge.services.ingest import EventIngestor, RasaEvent
 from tests.utils import rasa_events as ev
 from tests.utils.rabbit import RABBIT_URL, test_broker
 
@@ -106,3 +108,39 @@ def test_steady_traffic_is_stored_while_it_lasts(sessions, broker):
         stop.set()
         thread.join(10)
     assert stored_meanwhile > 0
+
+
+def test_an_event_the_bridge_stored_meanwhile_does_not_fail_its_batch(sessions, caplog):
+    # An agent's reply is stored by the bridge itself (services/handoff.py) under the key its
+    # event gets when Rasa publishes it. That commit can land between the batch's check of
+    # seen keys and its insert: the batch failed on the unique key (an ERROR with a traceback,
+    # the consumer reconnected and got the batch again a second later).
+    sender = "race-sender"
+    reply = ev.bot(sender, "an agent's reply")
+    turn = [ev.user(sender, "hello"), reply, ev.user(sender, "thanks")]
+    engine = sessions.kw["bind"]
+    checks = []
+
+    def store_the_reply_meanwhile(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM ingested_events" in statement:
+            checks.append(statement)
+            if len(checks) == 1:
+                with sessions() as other, other.begin():
+                    other.add(
+                        IngestedEvent(key=RasaEvent.from_data(reply).key, at=datetime.now(UTC))
+                    )
+
+    event.listen(engine, "after_cursor_execute", store_the_reply_meanwhile)
+    consumer = PikaConsumer(
+        URL, "unused", "unused", sessions, EventIngestor(None, timedelta(minutes=30))
+    )
+    with caplog.at_level(logging.INFO, logger="crm_bridge.services.event_sources"):
+        consumer._store([json.dumps(turn).encode()])
+    event.remove(engine, "after_cursor_execute", store_the_reply_meanwhile)
+    assert len(checks) == 2  # applied once more
+    with sessions() as session:
+        texts = session.scalars(select(Message.text).order_by(Message.at)).all()
+        keys = session.scalar(select(func.count()).select_from(IngestedEvent))
+    assert texts == ["hello", "thanks"]  # the reply is the bridge's to store (here: its key only)
+    assert keys == 3
+    assert "stored meanwhile by the bridge itself" in caplog.text
