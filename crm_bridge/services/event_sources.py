@@ -46,7 +46,7 @@ def _stored_meanwhile(err: BaseException) -> bool:
 
     The bridge stores an agent's reply itself (``services/handoff.py``) under the key the
     ingestor gives the same event when Rasa publishes it. When that commit lands between the
-    batch's check of seen keys and its insert (seen under the scale-out load: about once a
+    batch's check of seen keys and its insert (under load in both profiles: about once a
     minute), the batch fails on the key; applied again, it skips that event.
     """
     return isinstance(err, IntegrityError) and "ingested_events" in str(err.orig)
