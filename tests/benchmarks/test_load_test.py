@@ -9,7 +9,10 @@ import hashlib
 import hmac
 import os
 import random
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -105,6 +108,43 @@ def test_urls_served_by_one_process_are_one_row_named_after_it():
     servers = {"rasa": os.getpid(), "actions": 1, "bridge": os.getpid()}
     expected = {f"{command} (rasa, bridge)": os.getpid(), "actions": 1}
     assert load_test.label_shared(servers) == expected
+
+
+SHARING_TREE = r"""
+import mmap, os, sys, time
+shared = mmap.mmap(-1, 64 * 2**20)  # anonymous, shared with the child after fork
+def touch():
+    for offset in range(0, len(shared), mmap.PAGESIZE):
+        shared[offset] = 1
+touch()
+child = os.fork()
+if child == 0:
+    touch()
+    print("ready", flush=True)
+    time.sleep(60)
+    os._exit(0)
+time.sleep(60)
+"""
+
+
+def test_pages_a_parent_shares_with_its_child_count_once():
+    # PostgreSQL's backends map its shared buffers: RSS summed over them counts the buffers
+    # once per backend.
+    parent = subprocess.Popen([sys.executable, "-c", SHARING_TREE], stdout=subprocess.PIPE)
+    tree = [parent.pid]
+    try:
+        assert parent.stdout.readline().strip() == b"ready"
+        children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+        tree.append(int(children[0]))
+        naive = sum(load_test._statm(pid)[0] for pid in tree) / 2**20
+        counted = load_test.tree_rss_bytes(tree) / 2**20
+        assert naive - counted > 0.9 * 64  # the child's view of the 64 MiB is left out
+        assert counted > 64  # the parent's is there
+    finally:
+        for pid in reversed(tree):
+            os.kill(pid, signal.SIGKILL)
+        parent.wait()
+        parent.stdout.close()
 
 
 def test_the_sampler_measures_cpu_and_memory_of_a_busy_process():
