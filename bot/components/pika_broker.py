@@ -76,9 +76,7 @@ class TurnPikaEventBroker(PikaEventBroker):
         finished); here that is a failed publish like any other, kept and retried.
         """
         try:
-            if self._exchange is None:
-                raise ConnectionError("the RabbitMQ exchange is not declared yet")
-            await self._exchange.publish(self._message(event, headers), "")
+            await self._send(event, headers)
         except Exception:
             count = len(event) if isinstance(event, list) else 1
             logger.exception("could not publish %d event(s) to RabbitMQ (%s)", count, self.host)
@@ -88,6 +86,12 @@ class TurnPikaEventBroker(PikaEventBroker):
             if self.raise_on_failure:
                 await self.close()
                 raise
+
+    async def _send(self, event: Any, headers: dict[str, str] | None) -> None:
+        """Publish one message; raise if RabbitMQ does not take it (or no exchange yet)."""
+        if self._exchange is None:
+            raise ConnectionError("the RabbitMQ exchange is not declared yet")
+        await self._exchange.publish(self._message(event, headers), "")
 
     def _publish_unpublished_messages(self, *_: Any, **__: Any) -> None:
         """Start the retry task (also aio-pika's reconnect callback) unless it runs."""
@@ -99,9 +103,7 @@ class TurnPikaEventBroker(PikaEventBroker):
         while self._unpublished_events:
             event = self._unpublished_events[0]
             try:
-                if self._exchange is None:
-                    raise ConnectionError("no exchange")
-                await self._exchange.publish(self._message(event, None), "")
+                await self._send(event, None)
             except Exception as err:  # noqa: BLE001 - whatever failed, keep it and retry
                 logger.warning(
                     "RabbitMQ still refuses (%s): %d message(s) kept, retrying in %.0f s",
