@@ -4,8 +4,14 @@
 export type Language = "zh" | "en";
 export type Position = "left" | "right";
 
+/**
+ * A customer signed in on the host site, signed by the shop's server:
+ * `hash` = hex(HMAC-SHA256(site secret, `${id}:${expires}`)).
+ */
 export interface SignedUser {
   id: string;
+  /** Unix seconds after which the server refuses the claim. */
+  expires: number;
   hash: string;
 }
 
@@ -31,6 +37,8 @@ export const RASA_DEFAULT_PORT = "5005";
 const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const HEX_COLOUR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
 const HEX = /^[0-9a-f]{1,128}$/i;
+/** Beyond this, `expires` is surely milliseconds (`Date.now()`), not seconds (year 5138). */
+const SECONDS_LIMIT = 1e11;
 
 export interface ResolvedConfig {
   config: WidgetConfig;
@@ -59,14 +67,82 @@ export function textOn(hex: string): string {
   return (1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.066) ? "#ffffff" : "#1f2328";
 }
 
+export interface UserCheck {
+  /** The claim to send (null: anonymous). */
+  user: SignedUser | null;
+  /** Why the value cannot be used (the visitor stays anonymous), or null. */
+  error: string | null;
+  /** Usable, but worth telling the page's developer (an expired claim is still sent). */
+  warnings: string[];
+}
+
+const shown = (value: unknown): string =>
+  typeof value === "string" ? JSON.stringify(value) : value === null ? "null" : String(value);
+
+/**
+ * Check a signed user `{id, expires, hash}` (the `user` option, `CSAWidget.setUser`).
+ * null / undefined is the anonymous visitor. The server decides whether the claim is good;
+ * this only catches what cannot be one.
+ *
+ * @param nowSeconds the current unix time (an expired claim gets a warning).
+ */
+export function checkUser(raw: unknown, nowSeconds = Date.now() / 1000): UserCheck {
+  const refuse = (error: string): UserCheck => ({ user: null, error, warnings: [] });
+  if (raw === undefined || raw === null) return { user: null, error: null, warnings: [] };
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    return refuse("user must be {id: string, expires: unix seconds, hash: hex string}");
+  }
+  const u = raw as Record<string, unknown>;
+  if (typeof u.id !== "string" || !u.id || u.id.length > 255) {
+    return refuse("user.id must be a string of 1-255 characters");
+  }
+  if (typeof u.expires !== "number" || !Number.isSafeInteger(u.expires) || u.expires <= 0) {
+    return refuse(`user.expires must be a positive integer (unix seconds), not ${shown(u.expires)}`);
+  }
+  if (typeof u.hash !== "string" || !HEX.test(u.hash)) {
+    return refuse('user.hash must be the hex HMAC-SHA256 of "<id>:<expires>" with the site secret');
+  }
+  const user: SignedUser = { id: u.id, expires: u.expires, hash: u.hash };
+  const warnings: string[] = [];
+  if (user.expires >= SECONDS_LIMIT) {
+    warnings.push(`user.expires ${user.expires} looks like milliseconds; it is unix seconds`);
+  } else if (user.expires <= nowSeconds) {
+    const at = new Date(user.expires * 1000).toISOString();
+    warnings.push(`the signed user expired at ${at}; sign a fresh one when rendering the page`);
+  }
+  return { user, error: null, warnings };
+}
+
+/**
+ * The argument of `CSAWidget.setUser`: a signed user or null (anonymous from now on).
+ * Throws a TypeError on anything else; returns the warnings for the console.
+ */
+export function userArgument(
+  value: unknown,
+  nowSeconds = Date.now() / 1000,
+): { user: SignedUser | null; warnings: string[] } {
+  if (value === undefined) {
+    throw new TypeError("CSAWidget.setUser: a signed user {id, expires, hash}, or null for an anonymous visitor");
+  }
+  const { user, error, warnings } = checkUser(value, nowSeconds);
+  if (error) throw new TypeError(`CSAWidget.setUser: ${error}`);
+  return { user, warnings };
+}
+
 /**
  * Check the host page's configuration.
  *
  * @param raw `window.CSAWidgetConfig` (anything).
  * @param scriptSrc the URL widget.js was loaded from (null when unknown).
  * @param pageUrl the host page's URL (resolves a relative script URL; last-resort origin).
+ * @param nowSeconds the current unix time (to warn about an expired signed user).
  */
-export function resolveConfig(raw: unknown, scriptSrc: string | null, pageUrl: string): ResolvedConfig {
+export function resolveConfig(
+  raw: unknown,
+  scriptSrc: string | null,
+  pageUrl: string,
+  nowSeconds = Date.now() / 1000,
+): ResolvedConfig {
   const warnings: string[] = [];
   const given = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
   if (raw !== undefined && raw !== null && typeof raw !== "object") {
@@ -122,20 +198,10 @@ export function resolveConfig(raw: unknown, scriptSrc: string | null, pageUrl: s
     else warnings.push('position must be "left" or "right"; using "right"');
   }
 
-  let user: SignedUser | null = null;
-  if (given.user !== undefined && given.user !== null) {
-    const u = given.user as Record<string, unknown>;
-    if (
-      typeof u === "object" &&
-      typeof u.id === "string" &&
-      u.id.length > 0 &&
-      u.id.length <= 255 &&
-      typeof u.hash === "string" &&
-      HEX.test(u.hash)
-    ) {
-      user = { id: u.id, hash: u.hash };
-    } else warnings.push("user must be {id: string, hash: hex string}; the visitor stays anonymous");
-  }
+  const checked = checkUser(given.user, nowSeconds);
+  if (checked.error) warnings.push(`${checked.error}; the visitor stays anonymous`);
+  warnings.push(...checked.warnings);
+  const user = checked.user;
 
   return {
     config: { rasaUrl, bridgeUrl, siteId, language, themeColor, themeText: textOn(themeColor), position, user },

@@ -4,7 +4,8 @@
 import { render } from "preact";
 
 import { type Controls, App } from "./components/App.tsx";
-import { resolveConfig } from "./config.ts";
+import { resolveConfig, type SignedUser, userArgument } from "./config.ts";
+import { ERROR_EVENT } from "./identity.ts";
 import { browserStore, SiteStore } from "./storage.ts";
 import css from "./styles.css?inline";
 
@@ -15,6 +16,12 @@ export interface CSAWidgetApi {
   toggle(): void;
   /** Switch the widget's language ("zh" or "en"), remembered like the header toggle. */
   setLanguage(language: "zh" | "en"): void;
+  /**
+   * The signed user for the next messages, `{id, expires, hash}` as in the config (e.g. a
+   * fresh claim before the current one expires), or null: anonymous from now on. Throws a
+   * TypeError on anything else.
+   */
+  setUser(user: SignedUser | null): void;
   /** Forget this site's conversation in this browser; the next message starts a new one. */
   reset(): void;
   readonly version: string;
@@ -59,6 +66,11 @@ function api(controls: { current: Controls | null }): CSAWidgetApi {
       }
       controls.current?.setLanguage(language);
     },
+    setUser(user) {
+      const checked = userArgument(user);
+      for (const warning of checked.warnings) console.warn(`[csa-widget] ${warning}`);
+      controls.current?.setUser(checked.user);
+    },
     version: VERSION,
   };
 }
@@ -90,7 +102,7 @@ function start(): void {
     mount();
   } catch (error) {
     console.error("[csa-widget] could not start:", error);
-    window.dispatchEvent(new CustomEvent("csa-widget:error", { detail: { message: String(error) } }));
+    window.dispatchEvent(new CustomEvent(ERROR_EVENT, { detail: { kind: "start", message: String(error) } }));
   }
 }
 

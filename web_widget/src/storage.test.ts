@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ensureSession, isSessionId, newSessionId, storedSession } from "./session.ts";
+import { isSessionToken, randomHex, storeSession, storedSession } from "./session.ts";
 import { memoryStore, SiteStore } from "./storage.ts";
 
 test("keys are namespaced by site", () => {
@@ -26,23 +26,30 @@ test("remembered maps keep the most recent keys", () => {
   assert.deepEqual(store.getMap("m"), {});
 });
 
-test("session ids are w_ and 32 hex characters from the random source", () => {
-  const id = newSessionId();
-  assert.match(id, /^w_[0-9a-f]{32}$/);
-  assert.notEqual(newSessionId(), id);
-  const fixed = newSessionId((bytes) => bytes.fill(0xab));
-  assert.equal(fixed, `w_${"ab".repeat(16)}`);
-  assert.ok(isSessionId(fixed));
-  assert.ok(!isSessionId("w_xyz") && !isSessionId(`w_${"A".repeat(32)}`) && !isSessionId(null));
+test("random hex comes from the random source", () => {
+  assert.match(randomHex(8), /^[0-9a-f]{16}$/);
+  assert.notEqual(randomHex(8), randomHex(8));
+  assert.equal(randomHex(2, (bytes) => bytes.fill(0xab)), "abab");
 });
 
-test("the session is created once and then reused; a foreign value is replaced", () => {
+test("session tokens are opaque: at most 200 of A-Z a-z 0-9 _ . -", () => {
+  const token = `w_${"0f".repeat(16)}.${"Ab-_9".repeat(8)}xyz`;
+  assert.ok(isSessionToken(token));
+  assert.ok(isSessionToken(`w_${"a".repeat(32)}`), "the previous build's ids are sent like any token");
+  assert.ok(isSessionToken("x".repeat(200)));
+  for (const bad of ["", "x".repeat(201), "a b", "a\nb", "tok;en", "令牌", null, 42, { token }]) {
+    assert.ok(!isSessionToken(bad), JSON.stringify(bad));
+  }
+});
+
+test("the browser keeps the token the server issued and invents none", () => {
   const store = new SiteStore(memoryStore(), "s");
   assert.equal(storedSession(store), null);
-  const first = ensureSession(store);
-  assert.equal(ensureSession(store), first);
-  assert.equal(store.get("session"), first);
-  store.set("session", "alice");
+  const token = `w_${"c".repeat(32)}.${"d".repeat(43)}`;
+  storeSession(store, token);
+  assert.equal(store.get("session"), token);
+  assert.equal(storedSession(store), token);
+  store.set("session", "not a token!");
   assert.equal(storedSession(store), null);
-  assert.notEqual(ensureSession(store), "alice");
+  assert.throws(() => storeSession(store, "a b"), TypeError);
 });

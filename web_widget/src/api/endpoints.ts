@@ -2,10 +2,16 @@
 
 export interface Endpoint {
   url: string;
+  headers: Record<string, string>;
 }
 
-/** `GET {bridgeUrl}/api/v1/widget/history?session_id=<id>` (web_widget/CONTRACT.md). */
-export function historyEndpoint(bridgeUrl: string, sessionId: string): Endpoint {
+export const SESSION_HEADER = "X-Widget-Session";
+
+/**
+ * `GET {bridgeUrl}/api/v1/widget/history` with the session token in `X-Widget-Session`
+ * (web_widget/CONTRACT.md): never in the query string, which ends up in access logs.
+ */
+export function historyEndpoint(bridgeUrl: string, token: string): Endpoint {
   const base = bridgeUrl.replace(/\/+$/, "");
-  return { url: `${base}/api/v1/widget/history?session_id=${encodeURIComponent(sessionId)}` };
+  return { url: `${base}/api/v1/widget/history`, headers: { [SESSION_HEADER]: token } };
 }

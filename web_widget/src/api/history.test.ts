@@ -4,13 +4,16 @@ import { test } from "node:test";
 import { historyEndpoint } from "./endpoints.ts";
 import { fetchHistory, parseHistory } from "./history.ts";
 
-const SESSION = `w_${"a".repeat(32)}`;
+const SESSION = `w_${"a".repeat(32)}.${"b".repeat(43)}`;
 
-test("the history endpoint is built from the bridge URL and the session id", () => {
+test("the history endpoint carries the session token in a header, never in the URL", () => {
   assert.deepEqual(historyEndpoint("http://127.0.0.1:8000/", SESSION), {
-    url: `http://127.0.0.1:8000/api/v1/widget/history?session_id=${SESSION}`,
+    url: "http://127.0.0.1:8000/api/v1/widget/history",
+    headers: { "X-Widget-Session": SESSION },
   });
-  assert.equal(historyEndpoint("https://crm.example", "a b&c").url.split("=")[1], "a%20b%26c");
+  const { url } = historyEndpoint("https://crm.example/base", SESSION);
+  assert.equal(url, "https://crm.example/base/api/v1/widget/history");
+  assert.ok(!url.includes("?") && !url.includes(SESSION));
 });
 
 test("history lines are read defensively", () => {
@@ -35,17 +38,26 @@ test("history lines are read defensively", () => {
   assert.throws(() => parseHistory({ detail: "nope" }));
 });
 
-test("fetchHistory asks the endpoint and fails on HTTP errors", async () => {
-  const asked: string[] = [];
-  const ok = (async (url: string) => {
-    asked.push(url);
+test("fetchHistory asks the endpoint with the token header and fails on HTTP errors", async () => {
+  const asked: [string, RequestInit | undefined][] = [];
+  const ok = (async (url: string, init?: RequestInit) => {
+    asked.push([url, init]);
     return new Response(JSON.stringify({ data: [{ id: 1, role: "bot", text: "hi" }], count: 1 }));
   }) as typeof fetch;
   const lines = await fetchHistory("http://bridge", SESSION, ok);
-  assert.deepEqual(asked, [`http://bridge/api/v1/widget/history?session_id=${SESSION}`]);
+  assert.equal(asked.length, 1);
+  const [url, init] = asked[0];
+  assert.equal(url, "http://bridge/api/v1/widget/history");
+  assert.deepEqual(init?.headers, { Accept: "application/json", "X-Widget-Session": SESSION });
+  assert.equal(init?.credentials, "omit");
   assert.equal(lines[0].text, "hi");
   const failing = (async () => new Response("no", { status: 422 })) as typeof fetch;
   await assert.rejects(fetchHistory("http://bridge", SESSION, failing), /HTTP 422/);
+});
+
+test("401 (the token is not valid) is no history, not an error", async () => {
+  const refused = (async () => new Response('{"detail":"invalid session"}', { status: 401 })) as typeof fetch;
+  assert.deepEqual(await fetchHistory("http://bridge", `w_${"a".repeat(32)}`, refused), []);
 });
 
 test("fetchHistory gives up after its timeout", async () => {

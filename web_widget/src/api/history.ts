@@ -40,22 +40,27 @@ export function parseHistory(body: unknown): HistoryLine[] {
   return lines;
 }
 
-/** Fetch and parse the history; rejects on network errors, non-2xx answers and timeouts. */
+/**
+ * Fetch and parse the history of the session `token`. 401 (the token is not valid) gives no
+ * history: the socket will be issued a new session. Rejects on network errors, other non-2xx
+ * answers and timeouts.
+ */
 export async function fetchHistory(
   bridgeUrl: string,
-  sessionId: string,
+  token: string,
   fetchImpl: typeof fetch = fetch,
   timeoutMs = HISTORY_TIMEOUT_MS,
 ): Promise<HistoryLine[]> {
   const controller = typeof AbortController === "function" ? new AbortController() : null;
   const timer = setTimeout(() => controller?.abort(), timeoutMs);
   try {
-    const { url } = historyEndpoint(bridgeUrl, sessionId);
+    const { url, headers } = historyEndpoint(bridgeUrl, token);
     const response = await fetchImpl(url, {
       credentials: "omit",
-      headers: { Accept: "application/json" },
+      headers: { Accept: "application/json", ...headers },
       signal: controller?.signal,
     });
+    if (response.status === 401) return [];
     if (!response.ok) throw new Error(`history: HTTP ${response.status}`);
     return parseHistory(await response.json());
   } finally {

@@ -4,18 +4,24 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "preact/hooks";
 
 import { fetchHistory } from "../api/history.ts";
-import type { WidgetConfig } from "../config.ts";
+import type { SignedUser, WidgetConfig } from "../config.ts";
+import { IdentityRefusals } from "../identity.ts";
 import { chatReducer, initialChat, type Remembered, type SavedReplies, type Vote, type Votes } from "../model/messages.ts";
 import { type Drain, Outbox, type OutboxItem, parseOutbox } from "../outbox.ts";
-import { ensureSession, randomHex, SESSION_KEY, storedSession } from "../session.ts";
+import {
+  randomHex,
+  REPLIES_KEY,
+  SESSION_KEY,
+  startConversation,
+  storedSession,
+  TITLES_KEY,
+  VOTES_KEY,
+} from "../session.ts";
 import type { SiteStore } from "../storage.ts";
 import { type BotMessage, feedbackPayload, type QuickReply } from "../transport/protocol.ts";
 import { type ConnectionState, connectRasa, type RasaConnection } from "../transport/socket.ts";
 
 export const TYPING_TIMEOUT_MS = 10_000;
-const REPLIES_KEY = "replies";
-const VOTES_KEY = "votes";
-const TITLES_KEY = "titles";
 
 function savedReplies(store: SiteStore): SavedReplies | null {
   const value = store.getJSON(REPLIES_KEY) as SavedReplies | null;
@@ -36,9 +42,16 @@ export function useChat(config: WidgetConfig, local: SiteStore) {
   const [connection, setConnection] = useState<ConnectionState | "idle">("idle");
   const [unread, setUnread] = useState(0);
   const [historyFailed, setHistoryFailed] = useState(false);
-  // A stored session reconnects at once (agent replies raise the unread badge); a first-time
-  // visitor gets one only when opening the chat, so idle page views cost Rasa nothing.
-  const [sessionId, setSessionId] = useState<string | null>(() => storedSession(local));
+  // The connection's run: null while there is none. A visitor with a stored session token
+  // connects at once (agent replies raise the unread badge); a first-time visitor only when
+  // opening the chat or sending, so idle page views cost Rasa nothing. Incremented to start
+  // over (reset, or another tab moved to another conversation).
+  const [run, setRun] = useState<number | null>(() => (storedSession(local) ? 0 : null));
+  // The token this tab uses: the stored one at the start of a run, then the confirmed one.
+  const token$ = useRef<string | null>(null);
+  // The signed user for the next messages (`CSAWidget.setUser` replaces it).
+  const user$ = useRef<SignedUser | null>(config.user);
+  const refusals = useMemo(() => new IdentityRefusals(), []);
   const outbox = useMemo(() => new Outbox(local), [local]);
   const connection$ = useRef<RasaConnection | null>(null);
   const open$ = useRef(open);
@@ -55,13 +68,16 @@ export function useChat(config: WidgetConfig, local: SiteStore) {
   );
   const flush = useCallback(() => void outbox.flush(drain), [outbox, drain]);
 
+  const start = useCallback(() => setRun((n) => n ?? 0), []);
   useEffect(() => {
-    if (open && !sessionId) setSessionId(ensureSession(local));
-  }, [open, sessionId, local]);
+    if (open) start();
+  }, [open, start]);
 
   useEffect(() => {
-    if (!sessionId) return;
+    if (run === null) return;
     let active = true;
+    const token = storedSession(local);
+    token$.current = token;
     for (const item of outbox.items()) dispatch({ type: "queued", item, pending: true });
     setConnection("connecting");
     const onBotMessage = (message: BotMessage) => {
@@ -71,48 +87,65 @@ export function useChat(config: WidgetConfig, local: SiteStore) {
       else local.remove(REPLIES_KEY);
       if (!open$.current) setUnread((n) => n + 1);
     };
+    // A new conversation: what is shown of the old one goes; queued messages stay (they are
+    // sent in the new one).
+    const onSession = (confirmed: string, isNew: boolean) => {
+      token$.current = confirmed;
+      if (!isNew) return;
+      startConversation(local, confirmed);
+      dispatch({ type: "newConversation" });
+      setHistoryFailed(false);
+    };
     // History first, then the socket (CONTRACT.md): live messages append to what was said.
-    fetchHistory(config.bridgeUrl, sessionId)
-      .then(
-        (lines) => active && dispatch({ type: "history", lines, remembered: remembered(local) }),
-        () => active && setHistoryFailed(true),
-      )
-      .then(() => {
-        if (!active) return;
-        connection$.current = connectRasa({
-          url: config.rasaUrl,
-          sessionId,
-          user: config.user,
-          onState: (state) => active && setConnection(state),
-          onBotMessage: (message) => active && onBotMessage(message),
-          onReady: flush,
-        });
+    // Without a token there is no history (the server issues the token on the socket).
+    const history = token
+      ? fetchHistory(config.bridgeUrl, token).then(
+          (lines) => active && dispatch({ type: "history", lines, remembered: remembered(local) }),
+          () => active && setHistoryFailed(true),
+        )
+      : Promise.resolve();
+    history.then(() => {
+      if (!active) return;
+      connection$.current = connectRasa({
+        url: config.rasaUrl,
+        token,
+        user: () => user$.current,
+        onState: (state) => active && setConnection(state),
+        onBotMessage: (message) => active && onBotMessage(message),
+        onSession: (confirmed, isNew) => active && onSession(confirmed, isNew),
+        onReady: flush,
+        onIdentityRefused: (refusal) => active && refusals.report(refusal),
       });
+    });
     return () => {
       active = false;
       connection$.current?.close();
       connection$.current = null;
     };
-  }, [sessionId, config, local, outbox, flush]);
+  }, [run, config, local, outbox, flush, refusals]);
 
   // Other tabs of the site share the session and the outbox.
   useEffect(() => {
     const onStorage = (event: StorageEvent) => {
-      if (event.key === outbox.storageKey && sessionId) {
+      if (event.key === outbox.storageKey && run !== null) {
         const items = parseOutbox(event.newValue);
         dispatch({ type: "outbox", items });
         // An offline tab's messages go out through this one if it is connected; only with
         // Web Locks, which keep two tabs from sending the same message.
         if (items.length && typeof navigator.locks !== "undefined") flush();
-      } else if (event.key === local.key(SESSION_KEY) && storedSession(local) !== sessionId) {
-        dispatch({ type: "reset" }); // another tab started over
+      } else if (event.key === local.key(SESSION_KEY)) {
+        const stored = storedSession(local);
+        if (stored === token$.current) return;
+        // Another tab started over, or the server gave it a new conversation: follow it.
+        dispatch({ type: "reset" });
         setHistoryFailed(false);
-        setSessionId(storedSession(local));
+        token$.current = stored;
+        setRun((n) => (stored === null && !open$.current ? null : (n ?? 0) + 1));
       }
     };
     window.addEventListener("storage", onStorage);
     return () => window.removeEventListener("storage", onStorage);
-  }, [outbox, local, sessionId, flush]);
+  }, [outbox, local, run, flush]);
 
   useEffect(() => {
     if (!chat.typing) return;
@@ -132,10 +165,10 @@ export function useChat(config: WidgetConfig, local: SiteStore) {
       outbox.push(item);
       if (bubble !== null) local.remove(REPLIES_KEY);
       dispatch({ type: "queued", item, pending: true }); // until it leaves the outbox
-      if (!sessionId) setSessionId(ensureSession(local));
+      start();
       flush();
     },
-    [outbox, local, drain, flush, sessionId],
+    [outbox, local, flush, start],
   );
 
   const send = useCallback((text: string) => say(text, text), [say]);
@@ -158,6 +191,15 @@ export function useChat(config: WidgetConfig, local: SiteStore) {
     [say, local],
   );
 
+  /** The signed user for the next messages (null: anonymous from now on). */
+  const setUser = useCallback(
+    (user: SignedUser | null) => {
+      user$.current = user;
+      refusals.forget();
+    },
+    [refusals],
+  );
+
   /** Forget the conversation on this site (all tabs): a new session from the next message. */
   const reset = useCallback(() => {
     outbox.clear();
@@ -169,10 +211,12 @@ export function useChat(config: WidgetConfig, local: SiteStore) {
     setHistoryFailed(false);
     setUnread(0);
     setConnection("idle");
-    setSessionId(open$.current ? ensureSession(local) : null);
+    token$.current = null;
+    // Open: a new session at once (the server issues it); minimised: from the next message.
+    setRun((n) => (open$.current ? (n ?? 0) + 1 : null));
   }, [outbox, local]);
 
-  return { chat, open, setOpen, connection, unread, historyFailed, send, reply, vote, reset };
+  return { chat, open, setOpen, connection, unread, historyFailed, send, reply, vote, reset, setUser };
 }
 
 export type Chat = ReturnType<typeof useChat>;

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 
 import { useChat } from "../app/useChat.ts";
-import type { Language, WidgetConfig } from "../config.ts";
+import type { Language, SignedUser, WidgetConfig } from "../config.ts";
 import { StringsContext } from "../i18n/context.ts";
 import { detectLanguage, rememberLanguage } from "../i18n/language.ts";
 import { STRINGS } from "../i18n/strings.ts";
@@ -21,6 +21,8 @@ export interface Controls {
   close(): void;
   toggle(): void;
   setLanguage(language: Language): void;
+  /** A checked signed user, or null: anonymous from the next message. */
+  setUser(user: SignedUser | null): void;
   reset(): void;
 }
 
@@ -55,6 +57,7 @@ export function App({ config, store, controls }: Props) {
     close: () => setOpen(false),
     toggle: () => setOpen(!open),
     setLanguage,
+    setUser: chat.setUser,
     reset: chat.reset,
   };
 

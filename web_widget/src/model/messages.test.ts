@@ -157,3 +157,17 @@ test("restored customer lines: votes stay hidden, clicked buttons show their tit
 test("reset empties the transcript", () => {
   assert.deepEqual(chatReducer(run({ type: "bot", id: "b-1", message: bot("x") }), { type: "reset" }), initialChat);
 });
+
+test("a new conversation (another token confirmed) drops what was shown, keeps what is still queued", () => {
+  const shown = run(
+    { type: "history", lines: [line("h-1", "customer", "my order?"), line("h-2", "bot", "It shipped")], remembered: nothingRemembered },
+    { type: "queued", item: item("c-1", "sent live"), pending: true },
+    { type: "sent", item: item("c-1", "sent live") },
+    { type: "bot", id: "b-1", message: bot("live answer") },
+    { type: "queued", item: item("c-2", "typed offline"), pending: true },
+  );
+  assert.equal(shown.messages.length, 5);
+  const fresh = chatReducer(shown, { type: "newConversation" });
+  assert.deepEqual(summary(fresh), ["customer:typed offline…"]);
+  assert.equal(fresh.typing, 0);
+});

@@ -59,6 +59,8 @@ export type ChatAction =
   | { type: "replied"; messageId: string }
   | { type: "voted"; messageId: string; vote: Vote }
   | { type: "typingTimeout" }
+  /** The server confirmed another session token than the one asked for. */
+  | { type: "newConversation" }
   | { type: "reset" };
 
 export const initialChat: ChatState = { messages: [], typing: 0 };
@@ -172,6 +174,10 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return update(state, action.messageId, (m) => (m.kb ? { ...m, kb: { ...m.kb, vote: action.vote } } : m));
     case "typingTimeout":
       return state.typing ? { ...state, typing: 0 } : state;
+    case "newConversation":
+      // The old conversation (its history and what was said live) must not stay on screen as
+      // if it were this one; customer messages still queued are kept: they go to the new one.
+      return { messages: state.messages.filter((m) => m.pending), typing: 0 };
     case "reset":
       return initialChat;
   }

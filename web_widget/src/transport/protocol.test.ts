@@ -6,24 +6,51 @@ import {
   feedbackPayload,
   isFeedbackPayload,
   parseBotUttered,
+  parseIdentityRefused,
   ratingScores,
   sessionRequest,
   userUttered,
 } from "./protocol.ts";
 
-const SESSION = `w_${"0".repeat(32)}`;
+const SESSION = `w_${"0".repeat(32)}.${"A-_".repeat(14)}x`;
+const LEGACY = `w_${"0".repeat(32)}`; // stored by the previous build: sent like any token
 
 test("payloads the widget emits follow the contract", () => {
   assert.deepEqual(sessionRequest(SESSION), { session_id: SESSION });
+  assert.deepEqual(sessionRequest(LEGACY), { session_id: LEGACY });
+  assert.deepEqual(sessionRequest(null), { session_id: null });
+  assert.equal(JSON.stringify(sessionRequest(null)), '{"session_id":null}');
   assert.deepEqual(userUttered("hi", SESSION, null), { message: "hi", session_id: SESSION });
-  assert.deepEqual(userUttered("/greet", SESSION, { id: "u1", hash: "ff" }), {
+  assert.deepEqual(userUttered("/greet", SESSION, { id: "u1", expires: 1767225600, hash: "ff" }), {
     message: "/greet",
     session_id: SESSION,
-    customData: { user_id: "u1", user_hash: "ff" },
+    customData: { user_id: "u1", user_expires: 1767225600, user_hash: "ff" },
   });
+});
+
+test("session_confirm gives the token as a string or {session_id}; anything else is no token", () => {
   assert.equal(confirmedSession(SESSION), SESSION);
   assert.equal(confirmedSession({ session_id: SESSION }), SESSION);
-  assert.equal(confirmedSession(42), null);
+  assert.equal(confirmedSession(LEGACY), LEGACY);
+  assert.equal(confirmedSession("0123456789abcdef0123456789abcdef"), "0123456789abcdef0123456789abcdef"); // Rasa's own uuid
+  for (const bad of [42, null, undefined, "", "a b", "a\r\nX-Evil: 1", "é", "x".repeat(201), { session_id: 1 }, [SESSION]]) {
+    assert.equal(confirmedSession(bad), null, JSON.stringify(bad));
+  }
+  assert.equal(confirmedSession("x".repeat(200)), "x".repeat(200));
+});
+
+test("identity_refused payloads are read defensively", () => {
+  assert.deepEqual(parseIdentityRefused({ reason: "expired", detail: "expired at …" }), {
+    reason: "expired",
+    detail: "expired at …",
+  });
+  assert.deepEqual(parseIdentityRefused({ reason: "expiry_too_far", detail: 3 }), { reason: "expiry_too_far", detail: "" });
+  assert.equal(parseIdentityRefused({ detail: "no reason" }), null);
+  assert.equal(parseIdentityRefused({ reason: "" }), null);
+  assert.equal(parseIdentityRefused({ reason: "<b>x</b>" }), null);
+  assert.equal(parseIdentityRefused("expired"), null);
+  assert.equal(parseIdentityRefused(null), null);
+  assert.equal(parseIdentityRefused({ reason: "incomplete", detail: "d".repeat(5000) })?.detail.length, 1000);
 });
 
 test("feedback payloads carry the entry id as JSON", () => {

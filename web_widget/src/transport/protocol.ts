@@ -2,12 +2,14 @@
 // payloads the widget emits and a defensive reading of the `bot_uttered` ones it receives.
 
 import type { SignedUser } from "../config.ts";
+import { isSessionToken } from "../session.ts";
 
 export const EVENTS = {
   sessionRequest: "session_request",
   sessionConfirm: "session_confirm",
   userUttered: "user_uttered",
   botUttered: "bot_uttered",
+  identityRefused: "identity_refused",
 } as const;
 
 export interface QuickReply {
@@ -36,26 +38,46 @@ export interface BotMessage {
 export interface UserUttered {
   message: string;
   session_id: string;
-  customData?: { user_id: string; user_hash: string };
+  customData?: { user_id: string; user_expires: number; user_hash: string };
 }
 
-export function sessionRequest(sessionId: string): { session_id: string } {
-  return { session_id: sessionId };
+/** Ask for a session: the stored token, or null for a new conversation. */
+export function sessionRequest(token: string | null): { session_id: string | null } {
+  return { session_id: token };
 }
 
-export function userUttered(message: string, sessionId: string, user: SignedUser | null): UserUttered {
-  const body: UserUttered = { message, session_id: sessionId };
-  if (user) body.customData = { user_id: user.id, user_hash: user.hash };
+/** A customer message in the confirmed session, with the signed user's claim if there is one. */
+export function userUttered(message: string, token: string, user: SignedUser | null): UserUttered {
+  const body: UserUttered = { message, session_id: token };
+  if (user) body.customData = { user_id: user.id, user_expires: user.expires, user_hash: user.hash };
   return body;
 }
 
-/** The id Rasa confirmed (it answers `session_request` with the id as a string). */
+/**
+ * The token the server confirmed (`session_confirm` carries it as a string, or as
+ * `{"session_id": token}`); null when it is not a plausible token.
+ */
 export function confirmedSession(data: unknown): string | null {
-  if (typeof data === "string") return data;
-  if (data && typeof data === "object" && typeof (data as { session_id?: unknown }).session_id === "string") {
-    return (data as { session_id: string }).session_id;
-  }
-  return null;
+  const token = data && typeof data === "object" ? (data as { session_id?: unknown }).session_id : data;
+  return isSessionToken(token) ? token : null;
+}
+
+export type RefusalReason = "expired" | "bad_signature" | "expiry_too_far" | "incomplete";
+
+/** The server did not accept the signed user of a message (it answered it anonymously). */
+export interface IdentityRefusal {
+  /** One of {@link RefusalReason} today; kept as sent so a new reason still reaches the page. */
+  reason: string;
+  /** English text for the shop's developer. */
+  detail: string;
+}
+
+/** An `identity_refused` payload `{"reason", "detail"}`, or null when it has no reason. */
+export function parseIdentityRefused(data: unknown): IdentityRefusal | null {
+  if (!data || typeof data !== "object") return null;
+  const { reason, detail } = data as Record<string, unknown>;
+  if (typeof reason !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(reason)) return null;
+  return { reason, detail: typeof detail === "string" ? detail.slice(0, 1000) : "" };
 }
 
 const str = (value: unknown): string | undefined => (typeof value === "string" && value ? value : undefined);
