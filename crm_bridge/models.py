@@ -343,6 +343,8 @@ class Agent(Base):
     max_concurrent: Mapped[int] = mapped_column(Integer, default=3)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column()
+    """When the password was last set after the account was created (changed or reset)."""
 
 
 class Escalation(Base):
@@ -467,3 +469,35 @@ class LoginFailure(Base):
     login: Mapped[str] = mapped_column(String(255), index=True)
     client: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AgentSession(Base):
+    """One log-in of an agent (a console): what its refresh token and access tokens name.
+
+    Access tokens carry the session id (``sid``) and are accepted only while the session is
+    neither revoked nor expired; the refresh token is stored only as a hash, replaced at each
+    refresh (the previous hash is kept to tell a late retry from a stolen token).
+    """
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """Random, unguessable (128 bits, hex)."""
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    refresh_token_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the current refresh token (the token itself is never stored)."""
+    previous_token_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the refresh token the latest refresh replaced."""
+    rotated_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    """The log-in or the latest refresh (the idle limit counts from here)."""
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    """``logout``, ``logout_all``, ``deactivated``, ``password_changed``, ``password_reset``,
+    ``refresh_reuse`` …"""
+    client: Mapped[str | None] = mapped_column(String(64))
+    """The client address of the log-in."""
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    """The browser of the log-in (truncated)."""

@@ -6,6 +6,10 @@ flag, set thread-safely. Who may see what is decided per console by an :class:`A
 (plain data, so that it can travel). With several bridge instances a relay
 (``services/console_relay.py``) carries every event to the other instances, which deliver it to
 their own consoles with the same audience: each console gets each event once.
+
+A console belongs to an agent's log-in session; when sessions end (logout, deactivation,
+password change or reset), :meth:`ConsoleHub.end_sessions` closes their consoles on every
+instance the same way.
 """
 
 from __future__ import annotations
@@ -28,10 +32,15 @@ class ConsoleClient:
 
     agent_id: int | None
     role: str
+    session_id: str | None = None
+    """The agent's log-in session: the socket closes when it ends."""
     outbox: asyncio.Queue[dict[str, Any]] = field(
         default_factory=lambda: asyncio.Queue(MAX_PENDING)
     )
     queue_dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the session ended (logout, deactivation, password change …)."""
+    end_reason: str = ""
 
     @property
     def sees_all(self) -> bool:
@@ -83,6 +92,10 @@ class Relay(Protocol):
         """Relay "every console refreshes its queue"; never blocks."""
         ...
 
+    def send_sessions_ended(self, agent_id: int, session_id: str | None, reason: str) -> None:
+        """Relay "close these consoles: their session ended"; never blocks."""
+        ...
+
 
 class ConsoleHub:
     """Connected consoles and the thread-safe ways to reach them."""
@@ -94,10 +107,12 @@ class ConsoleHub:
         self.relay: Relay | None = None
         """Set when events also go to the other bridge instances."""
 
-    def register(self, agent_id: int | None, role: str) -> ConsoleClient:
+    def register(
+        self, agent_id: int | None, role: str, session_id: str | None = None
+    ) -> ConsoleClient:
         """Add a console (called on the event loop, from the WebSocket route)."""
         self._loop = asyncio.get_running_loop()
-        client = ConsoleClient(agent_id=agent_id, role=role)
+        client = ConsoleClient(agent_id=agent_id, role=role, session_id=session_id)
         client.queue_dirty.set()  # the first thing a console gets is the queue
         with self._lock:
             self._clients.add(client)
@@ -161,6 +176,33 @@ class ConsoleHub:
 
         if targets:
             self._on_loop(mark)
+
+    def end_sessions(self, agent_id: int, session_id: str | None = None, reason: str = "") -> None:
+        """Close an agent's consoles (of one session, or all) at once, on every instance.
+
+        Called after the sessions were ended in the database (committed): a console that
+        reconnects is refused, so closing here only makes it happen now rather than at the
+        socket's next session check.
+        """
+        self.close_sessions(agent_id, session_id, reason)
+        if self.relay is not None:
+            self.relay.send_sessions_ended(agent_id, session_id, reason)
+
+    def close_sessions(self, agent_id: int, session_id: str | None, reason: str) -> None:
+        """Close the consoles connected to this instance of an agent (one session, or all)."""
+
+        def matches(client: ConsoleClient) -> bool:
+            return client.agent_id == agent_id and session_id in (None, client.session_id)
+
+        targets = self._targets(matches)
+
+        def end() -> None:
+            for client in targets:
+                client.end_reason = reason
+                client.ended.set()
+
+        if targets:
+            self._on_loop(end)
 
     @property
     def connected(self) -> int:

@@ -6,7 +6,8 @@ on another. The hub delivers each event to its own instance's consoles at once a
 this relay, which publishes it on one Redis channel; every other instance's subscriber delivers
 it to its consoles with the same :class:`~crm_bridge.services.console_hub.Audience`. Messages
 carry the id of the instance that sent them, and an instance ignores its own: each console gets
-each event exactly once.
+each event exactly once. "Sessions ended" messages travel the same way, so that logging out,
+deactivating an agent or changing a password closes that agent's consoles on every instance.
 
 Publishing never blocks a producer: messages go through an in-memory queue to a publisher
 thread. Redis pub/sub keeps nothing for absent subscribers: while Redis is unreachable the
@@ -45,6 +46,58 @@ def redacted(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def sessions_ended(agent_id: int, session_id: str | None, reason: str) -> dict[str, Any]:
+    """The body of a "sessions ended" message."""
+    return {"agent_id": agent_id, "session_id": session_id, "reason": reason}
+
+
+class DirectRelay:
+    """Publishes hub events straight to Redis as they come: for short-lived processes.
+
+    The CLI (``crm-bridge agents …``) changes agents outside any bridge; with this relay on its
+    hub, the running instances hear of it (consoles of ended sessions close, queues refresh).
+    Nothing is received. When Redis cannot be reached the message is dropped with a warning:
+    consoles then close at their next session check (``WS_SESSION_CHECK_SECONDS``).
+    """
+
+    def __init__(self, url: str, channel: str) -> None:
+        self.url = url
+        self.channel = channel
+        self.origin = f"cli-{uuid.uuid4().hex}"
+        self.delivered = 0
+        """How many messages Redis took."""
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+
+    def send_event(self, event: dict[str, Any], audience: Audience | None) -> None:
+        """Publish an event for the consoles ``audience`` allows (None: every console)."""
+        self._publish(
+            {"event": event, "audience": audience.to_json() if audience is not None else None}
+        )
+
+    def send_queue_changed(self) -> None:
+        """Publish "every console refreshes its queue"."""
+        self._publish({"queue_changed": True})
+
+    def send_sessions_ended(self, agent_id: int, session_id: str | None, reason: str) -> None:
+        """Publish "close this agent's consoles (of one session, or all)"."""
+        self._publish({"sessions_ended": sessions_ended(agent_id, session_id, reason)})
+
+    def _publish(self, body: dict[str, Any]) -> None:
+        data = json.dumps({"v": FORMAT, "origin": self.origin, **body}, default=str)
+        try:
+            self._client.publish(self.channel, data)
+        except RedisError as err:
+            logger.warning(
+                "console relay: cannot publish to Redis at %s (%s)", redacted(self.url), err
+            )
+            return
+        self.delivered += 1
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._client.close()
 
 
 class RedisRelay:
@@ -116,6 +169,10 @@ class RedisRelay:
     def send_queue_changed(self) -> None:
         """Relay "every console refreshes its queue"."""
         self._enqueue({"queue_changed": True})
+
+    def send_sessions_ended(self, agent_id: int, session_id: str | None, reason: str) -> None:
+        """Relay "close this agent's consoles (of one session, or all)"."""
+        self._enqueue({"sessions_ended": sessions_ended(agent_id, session_id, reason)})
 
     def _enqueue(self, body: dict[str, Any]) -> None:
         if self._stop.is_set():
@@ -225,6 +282,14 @@ class RedisRelay:
                 return  # delivered locally when it was published
             if message.get("queue_changed"):
                 self.hub.refresh_queues()
+                return
+            if (ended := message.get("sessions_ended")) is not None:
+                session_id = ended.get("session_id")
+                self.hub.close_sessions(
+                    int(ended["agent_id"]),
+                    str(session_id) if session_id is not None else None,
+                    str(ended.get("reason", "")),
+                )
                 return
             event = message["event"]
             audience = Audience.from_json(message.get("audience"))

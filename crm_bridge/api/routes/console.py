@@ -24,6 +24,7 @@ from crm_bridge.api.deps import (
 from crm_bridge.core.storage_faults import StorageFault, classify, log_fault
 from crm_bridge.models import Agent
 from crm_bridge.schemas import AgentPublic, AvailabilityUpdate, KbHit, Language, Page
+from crm_bridge.services import agent_sessions
 from crm_bridge.services.console_hub import Audience, ConsoleClient
 from crm_bridge.services.handoff import HandoffDesk
 
@@ -35,6 +36,7 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
+MAX_TOKEN_CHARS = 4096
 
 
 @router.put(
@@ -86,10 +88,18 @@ def kb_search(
 def _principal_of(websocket: WebSocket, token: str) -> Principal | None:
     with websocket.app.state.session_factory() as session:
         try:
-            agent = agent_of_token(session, websocket.app.state.settings, token)
+            login = agent_of_token(session, websocket.app.state.settings, token)
         except TokenRejected:
             return None
-        return principal_of(agent)
+        return principal_of(login.agent, login.session_id)
+
+
+def _still_valid(websocket: WebSocket, who: Principal) -> bool:
+    assert who.agent_id is not None and who.session_id is not None
+    with websocket.app.state.session_factory() as session:
+        return agent_sessions.still_valid(
+            session, websocket.app.state.settings, who.agent_id, who.session_id
+        )
 
 
 def _snapshot(desk: HandoffDesk, client: ConsoleClient) -> dict[str, Any]:
@@ -129,50 +139,124 @@ async def _receive_loop(websocket: WebSocket, client: ConsoleClient) -> None:
             await client.outbox.put({"type": "pong"})
 
 
+async def _watch_session(websocket: WebSocket, client: ConsoleClient, who: Principal) -> str:
+    """Wait until the console's session ends; the reason to close with.
+
+    Ending a session closes its consoles at once through the hub (and the relay); checking the
+    database every ``WS_SESSION_CHECK_SECONDS`` as well catches sessions that expire, and
+    revocations an instance missed while Redis was away.
+    """
+    every = websocket.app.state.settings.WS_SESSION_CHECK_SECONDS
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(client.ended.wait(), timeout=every)
+        if client.ended.is_set():
+            return client.end_reason or "session ended"
+        if not await run_in_threadpool(_still_valid, websocket, who):
+            return "session ended"
+
+
+async def _auth_frame(websocket: WebSocket) -> str | None:
+    """The token of the first frame, ``{"type": "auth", "token": …}``; None if it is not one.
+
+    Raises:
+        TimeoutError: no frame within ``WS_AUTH_TIMEOUT_SECONDS``.
+    """
+    timeout = websocket.app.state.settings.WS_AUTH_TIMEOUT_SECONDS
+    try:
+        message = await asyncio.wait_for(websocket.receive_json(), timeout=timeout)
+    except (ValueError, KeyError):  # not JSON, or a binary frame
+        return None
+    if not isinstance(message, dict) or message.get("type") != "auth":
+        return None
+    token = message.get("token")
+    return token if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_CHARS else None
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    # The console may have gone meanwhile: nothing to close then.
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+        await websocket.close(code=code, reason=reason)
+
+
+async def _log_in(websocket: WebSocket) -> Principal | None:
+    """Accept the socket and authenticate it by its first frame; None when it was closed."""
+    await websocket.accept()
+    if "token" in websocket.query_params:
+        # Tokens in URLs end up in access logs and proxies' logs: refused outright.
+        await _close(websocket, POLICY_VIOLATION, "send the token in an auth frame, not the URL")
+        return None
+    try:
+        token = await _auth_frame(websocket)
+    except TimeoutError:
+        await _close(websocket, POLICY_VIOLATION, "no auth frame in time")
+        return None
+    except WebSocketDisconnect:
+        return None
+    if token is None:
+        await _close(websocket, POLICY_VIOLATION, "the first frame must be an auth frame")
+        return None
+    try:
+        who = await run_in_threadpool(_principal_of, websocket, token)
+    except SQLAlchemyError as err:
+        if (fault := _storage_fault(err, "console log-in")) is None:
+            raise
+        await _close(websocket, TRY_AGAIN_LATER, fault.kind.value)
+        return None
+    if who is None:
+        await _close(websocket, POLICY_VIOLATION, "log in again")
+    return who
+
+
 @router.websocket("/console/ws")
-async def console_socket(websocket: WebSocket, token: str = "") -> None:
-    """Live events for one console; authenticated with the agent's token (query string).
+async def console_socket(websocket: WebSocket) -> None:
+    """Live events for one console, authenticated by its first frame.
+
+    The console sends ``{"type": "auth", "token": "<access token>"}`` within
+    ``WS_AUTH_TIMEOUT_SECONDS`` of opening (a token in the URL is refused: URLs are logged).
+    The socket is closed with 1008 when the token is not accepted and, later, as soon as the
+    agent's session ends (logout, deactivation, password change or reset, expiry).
 
     A storage fault (database locked, full, unreachable) closes the socket with 1013 and the
     fault as the reason, so the console reconnects when it passes instead of staying open
     without events.
     """
-    try:
-        who = await run_in_threadpool(_principal_of, websocket, token) if token else None
-    except SQLAlchemyError as err:
-        if (fault := _storage_fault(err, "console log-in")) is None:
-            raise
-        await websocket.close(code=TRY_AGAIN_LATER, reason=fault.kind.value)
-        return
+    who = await _log_in(websocket)
     if who is None:
-        await websocket.close(code=POLICY_VIOLATION, reason="log in again")
         return
-    await websocket.accept()
     desk: HandoffDesk = websocket.app.state.desk
-    client = desk.hub.register(agent_id=who.agent_id, role=who.role)
+    client = desk.hub.register(agent_id=who.agent_id, role=who.role, session_id=who.session_id)
     sender = asyncio.create_task(_send_loop(websocket, desk, client))
     receiver = asyncio.create_task(_receive_loop(websocket, client))
+    watcher = asyncio.create_task(_watch_session(websocket, client, who))
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        if sender.done() and not receiver.done():
-            # The socket is open but nothing more would reach it: close it.
+        await asyncio.wait({sender, receiver, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if not receiver.done():
+            # The socket is open but nothing more would reach it, or it must not: close it.
             receiver.cancel()
-            err = sender.exception()
-            fault = _storage_fault(err, "console queue update") if err is not None else None
-            # A send to a socket the console just closed is no failure of ours.
-            if fault is None and not isinstance(err, WebSocketDisconnect | OSError):
-                logger.error("console of agent %s: updates failed", who.agent_id, exc_info=err)
-            code, reason = (
-                (TRY_AGAIN_LATER, fault.kind.value) if fault else (INTERNAL_ERROR, "error")
-            )
-            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-                await websocket.close(code=code, reason=reason)
+            code, reason = _closing(who, sender, watcher)
+            await _close(websocket, code, reason)
     finally:
         desk.hub.unregister(client)
-        for task in (sender, receiver):
+        for task in (sender, receiver, watcher):
             task.cancel()
             # The receiver ends with the socket (WebSocketDisconnect, or a frame that is not
-            # JSON); the sender's own failure was handled above.
+            # JSON); the others' own failures were handled above.
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         logger.debug("console of agent %s disconnected", who.agent_id)
+
+
+def _closing(who: Principal, sender: asyncio.Task, watcher: asyncio.Task) -> tuple[int, str]:
+    """The close code and reason after the sender or the session watcher stopped."""
+    if watcher.done() and not watcher.cancelled() and watcher.exception() is None:
+        return POLICY_VIOLATION, watcher.result()
+    failed, during = (
+        (sender, "console queue update") if sender.done() else (watcher, "console session check")
+    )
+    err = failed.exception() if not failed.cancelled() else None
+    fault = _storage_fault(err, during) if err is not None else None
+    # A send to a socket the console just closed is no failure of ours.
+    if fault is None and not isinstance(err, WebSocketDisconnect | OSError):
+        logger.error("console of agent %s: %s failed", who.agent_id, during, exc_info=err)
+    return (TRY_AGAIN_LATER, fault.kind.value) if fault else (INTERNAL_ERROR, "error")

@@ -1,5 +1,7 @@
-// Client routes under the app's base (/console/): "" (queue) and "handoffs/<id>".
-const BASE = import.meta.env.BASE_URL;
+// Client routes under the app's base (/console/): "" (queue), "handoffs/<id>" and "agents"
+// (admins' agents page).
+// Vite sets the base; outside Vite (node's test runner) it is the console's usual one.
+const BASE: string = import.meta.env?.BASE_URL ?? "/console/";
 
 export function handoffIdFromPath(pathname: string, base: string = BASE): number | null {
   if (!pathname.startsWith(base)) return null;
@@ -15,4 +17,15 @@ export function pathForHandoff(id: number | null, base: string = BASE): string {
 export function showHandoffInUrl(id: number | null): void {
   const path = pathForHandoff(id);
   if (window.location.pathname !== path) window.history.pushState({ handoffId: id }, "", path);
+}
+
+/** Whether `pathname` is the admins' agents page. */
+export function isAgentsPath(pathname: string, base: string = BASE): boolean {
+  return /^agents\/?$/.test(pathname.startsWith(base) ? pathname.slice(base.length) : "");
+}
+
+/** Show the agents page (or, leaving it, the conversation `openId`) in the address bar. */
+export function showAgentsInUrl(show: boolean, openId: number | null): void {
+  const path = show ? `${BASE}agents` : pathForHandoff(openId);
+  if (window.location.pathname !== path) window.history.pushState({ agents: show }, "", path);
 }

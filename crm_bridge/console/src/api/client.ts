@@ -1,5 +1,6 @@
-// The one HTTP client: adds the bearer token, parses JSON, turns failures into ApiError.
-import { type ApiRequest, requestUrl } from "./endpoints";
+// The one HTTP client: adds the bearer token, renews it once after a 401, parses JSON, turns
+// failures into ApiError.
+import { type ApiRequest, requestUrl } from "./endpoints.ts";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -14,7 +15,12 @@ export class ApiError extends Error {
 
 export interface ClientOptions {
   token: () => string | null;
-  /** Called on a 401 from any authenticated call ("log in again"). */
+  /**
+   * Renew the access token after a 401 (the refresh cookie): "ok" retries the call once with
+   * the new token; "refused" means the session is over.
+   */
+  refresh?: () => Promise<"ok" | "refused" | "unreachable">;
+  /** Called when an authenticated call is refused and no renewal helps ("log in again"). */
   onUnauthorized: () => void;
 }
 
@@ -38,8 +44,33 @@ export class ApiClient {
     this.options = options;
   }
 
-  async send<T>(req: ApiRequest, { authenticated = true } = {}): Promise<T> {
-    const headers: Record<string, string> = { Accept: "application/json" };
+  /**
+   * Call the bridge. `authenticated` adds the bearer token; `renew` (with it) renews an
+   * expired token once and retries, and reports a session that is over (`onUnauthorized`).
+   */
+  async send<T>(req: ApiRequest, { authenticated = true, renew = true } = {}): Promise<T> {
+    try {
+      return await this.attempt<T>(req, authenticated);
+    } catch (err) {
+      // An expired access token: renew it through the refresh cookie and try once more.
+      if (!(err instanceof ApiError) || err.status !== 401 || !authenticated || !renew) throw err;
+      const outcome = this.options.refresh ? await this.options.refresh() : "refused";
+      if (outcome === "ok") {
+        try {
+          return await this.attempt<T>(req, authenticated);
+        } catch (again) {
+          if (again instanceof ApiError && again.status === 401) this.options.onUnauthorized();
+          throw again;
+        }
+      }
+      if (outcome === "refused") this.options.onUnauthorized();
+      else throw new ApiError(0, "network error");
+      throw err;
+    }
+  }
+
+  private async attempt<T>(req: ApiRequest, authenticated: boolean): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json", ...req.headers };
     let body: string | undefined;
     if (req.form) {
       headers["Content-Type"] = "application/x-www-form-urlencoded";
@@ -66,7 +97,6 @@ export class ApiClient {
       }
     }
     if (!response.ok) {
-      if (response.status === 401 && authenticated) this.options.onUnauthorized();
       throw new ApiError(response.status, detailOf(parsed, response.statusText || "error"));
     }
     return parsed as T;

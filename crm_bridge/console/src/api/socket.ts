@@ -1,16 +1,33 @@
-// The console WebSocket: reconnects with exponential backoff and keeps the line alive.
+// The console WebSocket: authenticates with its first frame, reconnects with exponential
+// backoff and keeps the line alive.
 import type { ServerEvent } from "./types";
 
 export type ConnectionState = "connecting" | "online" | "reconnecting";
 
 export interface SocketHandlers {
   url: () => string;
+  /** The access token sent in the first frame (never in the URL); null: not logged in. */
+  token: () => string | null;
   onEvent: (event: ServerEvent) => void;
   onState: (state: ConnectionState, retryInMs: number | null) => void;
   /** The connection is back after a loss: refetch what may have been missed. */
   onReconnect: () => void;
   /** The connection was lost (e.g. to check whether the session expired). */
   onDisconnect?: () => void;
+  /**
+   * The bridge closed the socket for its credentials (1008: token refused, or the session
+   * ended): renew the token, or find out that the session is over. The socket retries after
+   * its usual backoff either way (it is stopped when the console logs out).
+   */
+  onAuthRejected?: () => void;
+}
+
+/** Close code of a refused or ended log-in (RFC 6455 "policy violation"). */
+export const POLICY_VIOLATION = 1008;
+
+/** The first frame the console sends on its socket: the access token. */
+export function authFrame(token: string): string {
+  return JSON.stringify({ type: "auth", token });
 }
 
 export const PING_INTERVAL_MS = 20_000;
@@ -75,17 +92,28 @@ export class ConsoleSocket {
       return;
     }
     this.ws = ws;
+    let authenticated = false;
     ws.onopen = () => {
-      const reconnected = this.everOpened;
-      this.everOpened = true;
-      this.attempt = 0;
+      const token = this.handlers.token();
+      if (!token) {
+        this.lost(POLICY_VIOLATION);
+        return;
+      }
+      ws.send(authFrame(token));
       this.lastFrameAt = Date.now();
       this.startPing();
-      this.handlers.onState("online", null);
-      if (reconnected) this.handlers.onReconnect();
     };
     ws.onmessage = (message: MessageEvent) => {
       this.lastFrameAt = Date.now();
+      if (!authenticated) {
+        // The bridge answers a good auth frame with the queue: the connection is up.
+        authenticated = true;
+        const reconnected = this.everOpened;
+        this.everOpened = true;
+        this.attempt = 0;
+        this.handlers.onState("online", null);
+        if (reconnected) this.handlers.onReconnect();
+      }
       if (typeof message.data !== "string") return;
       let parsed: unknown;
       try {
@@ -95,18 +123,19 @@ export class ConsoleSocket {
       }
       if (isServerEvent(parsed) && parsed.type !== "pong") this.handlers.onEvent(parsed);
     };
-    ws.onclose = () => {
-      if (this.ws === ws) this.lost();
+    ws.onclose = (event: CloseEvent) => {
+      if (this.ws === ws) this.lost(event.code);
     };
   }
 
-  private lost(): void {
+  private lost(code?: number): void {
     this.detach();
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt);
     this.attempt += 1;
     this.handlers.onState("reconnecting", delay);
-    this.handlers.onDisconnect?.();
+    if (code === POLICY_VIOLATION && this.handlers.onAuthRejected) this.handlers.onAuthRejected();
+    else this.handlers.onDisconnect?.();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.open();

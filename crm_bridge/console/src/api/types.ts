@@ -11,6 +11,8 @@ export type SentimentLabel = "negative" | "neutral" | "positive";
 export interface Token {
   access_token: string;
   token_type: string;
+  /** Seconds the access token lasts. */
+  expires_in?: number | null;
 }
 
 export interface Agent {
@@ -21,6 +23,31 @@ export interface Agent {
   languages: string[];
   availability: Availability;
   max_concurrent: number;
+  /** False for a deactivated account (admins' agents list). */
+  active?: boolean;
+  password_changed_at?: string | null;
+}
+
+/** A console user an admin creates. */
+export interface NewAgent {
+  name: string;
+  login: string;
+  password: string;
+  role: Role;
+  languages: Language[];
+  max_concurrent: number;
+}
+
+export interface PasswordResetResult {
+  agent_id: number;
+  /** Shown once: only when the bridge generated it. */
+  generated_password: string | null;
+  sessions_ended: number;
+}
+
+export interface SessionsEnded {
+  agent_id: number;
+  sessions_ended: number;
 }
 
 export interface TransferTarget {

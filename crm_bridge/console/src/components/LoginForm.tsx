@@ -1,4 +1,4 @@
-// Log-in form: login + password -> bearer token.
+// Log-in form: login + password -> access token (and the refresh cookie, set by the bridge).
 import { useState } from "preact/hooks";
 
 import { ApiError, type ApiClient } from "../api/client";
@@ -7,13 +7,16 @@ import type { Token } from "../api/types";
 import { useI18n } from "../i18n";
 import { LanguageToggle } from "./LanguageToggle";
 
+/** Why the log-in form is shown: nothing to say, the session ended, or the password changed. */
+export type LoggedOutReason = "none" | "expired" | "passwordChanged";
+
 interface Props {
   api: ApiClient;
-  expired: boolean;
-  onLoggedIn: (token: string) => void;
+  reason: LoggedOutReason;
+  onLoggedIn: (issued: Token) => void;
 }
 
-export function LoginForm({ api, expired, onLoggedIn }: Props) {
+export function LoginForm({ api, reason, onLoggedIn }: Props) {
   const { t } = useI18n();
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
@@ -27,9 +30,10 @@ export function LoginForm({ api, expired, onLoggedIn }: Props) {
     setError(null);
     try {
       const token = await api.send<Token>(endpoints.login(login.trim(), password), { authenticated: false });
-      onLoggedIn(token.access_token);
+      onLoggedIn(token);
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 400)) setError(t("loginWrong"));
+      else if (err instanceof ApiError && err.status === 429) setError(t("loginSlowDown", { detail: err.detail }));
       else if (err instanceof ApiError && err.status === 0) setError(t("errorNetwork"));
       else setError(t("loginFailed", { detail: err instanceof ApiError ? err.detail : String(err) }));
       setBusy(false);
@@ -43,9 +47,14 @@ export function LoginForm({ api, expired, onLoggedIn }: Props) {
           <h1>{t("loginTitle")}</h1>
           <LanguageToggle />
         </div>
-        {expired && !error && (
+        {reason === "expired" && !error && (
           <p class="login-message" data-testid="login-expired">
             {t("loginExpired")}
+          </p>
+        )}
+        {reason === "passwordChanged" && !error && (
+          <p class="login-message" data-testid="login-password-changed">
+            {t("loginPasswordChanged")}
           </p>
         )}
         <label>

@@ -1,4 +1,5 @@
-// The bar across the top: who is logged in, presence, connection, language, shortcuts.
+// The bar across the top: who is logged in, presence, connection, language, shortcuts; the
+// agents page (admins), password change and log-out.
 import type { Agent, Availability } from "../api/types";
 import { useI18n } from "../i18n";
 import type { Connection } from "../state/useWorkspace";
@@ -10,11 +11,17 @@ interface Props {
   me: Agent | null;
   isSupervisor: boolean;
   connection: Connection;
+  /** The agents page is shown (instead of the conversations). */
+  agentsPage: boolean;
   onAvailability: (availability: Availability) => void;
+  /** Admins only: show the agents page (true) or the conversations (false). */
+  onAgentsPage: ((show: boolean) => void) | null;
+  onChangePassword: () => void;
   onLogout: () => void;
 }
 
-export function TopBar({ me, isSupervisor, connection, onAvailability, onLogout }: Props) {
+export function TopBar(props: Props) {
+  const { me, isSupervisor, connection, agentsPage, onAvailability, onAgentsPage } = props;
   const { t, label } = useI18n();
   return (
     <header class="topbar">
@@ -36,7 +43,21 @@ export function TopBar({ me, isSupervisor, connection, onAvailability, onLogout 
         ⌨
       </span>
       <LanguageToggle />
-      <button type="button" class="ghost" data-testid="logout-button" onClick={onLogout}>
+      {onAgentsPage && (
+        <button
+          type="button"
+          class="ghost"
+          data-testid="agents-nav"
+          data-active={agentsPage ? "true" : "false"}
+          onClick={() => onAgentsPage(!agentsPage)}
+        >
+          {agentsPage ? t("backToConversations") : t("agentsNav")}
+        </button>
+      )}
+      <button type="button" class="ghost" data-testid="change-password-button" onClick={props.onChangePassword}>
+        {t("changePassword")}
+      </button>
+      <button type="button" class="ghost" data-testid="logout-button" onClick={props.onLogout}>
         {t("logout")}
       </button>
     </header>

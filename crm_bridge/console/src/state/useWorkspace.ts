@@ -5,6 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { ApiError, type ApiClient } from "../api/client";
 import { endpoints, socketUrl } from "../api/endpoints";
 import { ConsoleSocket, type ConnectionState } from "../api/socket";
+import type { AuthSession } from "../auth/session";
 import type {
   Agent,
   Availability,
@@ -45,7 +46,7 @@ export interface PendingLine {
 
 const SUPERVISORS = new Set(["supervisor", "admin"]);
 
-export function useWorkspace(api: ApiClient, token: string) {
+export function useWorkspace(api: ApiClient, auth: AuthSession) {
   const { t } = useI18n();
   const [me, setMe] = useState<Agent | null>(null);
   const [queue, setQueue] = useState<QueueEntry[]>([]);
@@ -157,7 +158,8 @@ export function useWorkspace(api: ApiClient, token: string) {
     api.send<DataList<TransferTarget>>(endpoints.transferTargets()).then((r) => setTargets(r?.data ?? []), fail);
     api.send<DataList<QueueItem>>(endpoints.queue()).then((r) => setQueue(receiveQueue(r?.data ?? [], Date.now())), fail);
     const socket = new ConsoleSocket({
-      url: () => socketUrl(window.location, token),
+      url: () => socketUrl(window.location),
+      token: () => auth.accessToken,
       onEvent,
       onState: (state, retryInMs) => setConnection({ state, retryInMs }),
       onReconnect: () => {
@@ -167,10 +169,15 @@ export function useWorkspace(api: ApiClient, token: string) {
       onDisconnect: () => {
         api.send<Agent>(endpoints.me()).then(setMe, () => undefined);
       },
+      // Token refused or session ended (1008): renew, or learn that the session is over
+      // (the app then shows the log-in form and this socket stops).
+      onAuthRejected: () => {
+        void auth.refresh();
+      },
     });
     socket.start();
     return () => socket.stop();
-  }, [api, token, onEvent, loadDetail, fail]);
+  }, [api, auth, onEvent, loadDetail, fail]);
 
   // The conversation in the URL (reload, back/forward).
   useEffect(() => {
@@ -323,7 +330,12 @@ export function useWorkspace(api: ApiClient, token: string) {
       const handoff = details[id]?.handoff;
       if (!handoff?.channel || !handoff.sender_id) return;
       try {
-        await api.send(endpoints.linkIdentity(customerId, handoff.channel, handoff.sender_id));
+        // Conversations are keyed "<channel>:<sender>"; the chat account is the sender alone.
+        const prefix = `${handoff.channel}:`;
+        const account = handoff.sender_id.startsWith(prefix)
+          ? handoff.sender_id.slice(prefix.length)
+          : handoff.sender_id;
+        await api.send(endpoints.linkIdentity(customerId, handoff.channel, account));
         await loadDetail(id);
       } catch (err) {
         fail(err);
@@ -337,6 +349,19 @@ export function useWorkspace(api: ApiClient, token: string) {
     (id: number, text: string) =>
       setDrafts((d) => ({ ...d, [id]: appendToDraft(d[id] ?? "", text) })),
     [],
+  );
+
+  /** Change one's own password; null when done (every session ended), else what went wrong. */
+  const changePassword = useCallback(
+    async (current: string, next: string): Promise<ApiError | null> => {
+      try {
+        await api.send(endpoints.changePassword(current, next), { renew: true });
+        return null;
+      } catch (err) {
+        return err instanceof ApiError ? err : new ApiError(0, String(err));
+      }
+    },
+    [api],
   );
 
   const dismissNotice = useCallback(() => setNotice(null), []);
@@ -374,6 +399,7 @@ export function useWorkspace(api: ApiClient, token: string) {
     linkCustomer,
     setDraft,
     insertIntoDraft,
+    changePassword,
   };
 }
 
