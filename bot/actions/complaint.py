@@ -124,7 +124,7 @@ class ActionFileComplaint(Action):
     ) -> list[dict[str, Any]]:
         """Score, prioritise, file; apologise honestly if the CRM is down."""
         settings = get_settings()
-        client = BridgeClient()
+        client = BridgeClient.for_tracker(tracker)
         details = tracker.get_slot("complaint_details") or ""
         order = tracker.get_slot("order_number")
         reset = [SlotSet("complaint_details", None), SlotSet("order_number", None)]

@@ -23,7 +23,9 @@ class ActionSettings(BaseSettings):
     )
     BRIDGE_URL: str = "http://127.0.0.1:8000"
     BRIDGE_API_KEY: SecretStr | None = None
-    """Default: the key the first run generated into ``VAR_DIR/secrets/bridge_api_key``."""
+    """The bot's key for the bridge (only the routes the bot needs). Default: the current (first)
+    key of ``VAR_DIR/secrets/bridge_bot_key``, read at each call, so a rotated key is used at
+    once (``crm-bridge keys rotate bot``)."""
     BRIDGE_TIMEOUT: float = Field(default=5.0, gt=0)
     KB_FAILURES_BEFORE_HANDOFF: int = Field(default=2, ge=1)
     """Knowledge questions in a row the bot could not answer before it offers a human."""
@@ -40,10 +42,11 @@ class ActionSettings(BaseSettings):
 
     @property
     def bridge_api_key(self) -> str:
-        """The service key for the bridge."""
+        """The bot's current key for the bridge."""
         if self.BRIDGE_API_KEY is not None:
-            return self.BRIDGE_API_KEY.get_secret_value()
-        return (self.VAR_DIR / "secrets" / "bridge_api_key").read_text().strip()
+            return self.BRIDGE_API_KEY.get_secret_value().split(",")[0].strip()
+        text = (self.VAR_DIR / "secrets" / "bridge_bot_key").read_text()
+        return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 @lru_cache

@@ -85,7 +85,7 @@ async def hand_over(
     notes: str | None = None,
 ) -> list[dict[str, Any]]:
     """Open the handoff in the CRM and tell the customer; pause when an agent will come."""
-    client = BridgeClient()
+    client = BridgeClient.for_tracker(tracker)
     try:
         customer = await identify(tracker, client)
     except BridgeError:
@@ -232,7 +232,9 @@ class ActionSubmitLeftMessage(Action):
         if ticket is None or not message:
             return reset
         try:
-            await BridgeClient().leave_message(int(ticket), tracker.sender_id, message)
+            await BridgeClient.for_tracker(tracker).leave_message(
+                int(ticket), tracker.sender_id, message
+            )
         except BridgeError as err:
             log.error("left message not stored: %s", err)
             say(dispatcher, tracker, "handoff_failed")

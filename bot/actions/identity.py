@@ -1,17 +1,22 @@
 """Who the customer is, and whether the bot may show them personal data.
 
-Two ways to be verified (checked by the bridge, which holds the secrets):
-- signed site identity: the shop's website signs the logged-in user's id (HMAC with the
-  per-site secret) and the widget sends ``user_id`` + ``user_hash`` as message metadata;
-- channel identity: the chat account (input channel + sender id) is linked to a customer in
-  the CRM and marked verified (by an agent, or by a verified phone / e-mail).
-Anything else is anonymous: orders, points and addresses stay hidden.
+Decided by the CRM bridge from the identity proof of the customer's current message, which
+Rasa's channel signed (``bot/channels/keys.py``); nothing the tracker says about channels,
+senders or earlier messages counts. Two ways to be verified:
+
+- signed site user: the shop's website signed the logged-in user and an expiry, and the
+  widget channel checked that signature on this message;
+- chat account: the channel authenticates its senders (WeChat, WeCom, the widget's session)
+  and the account is linked to a customer in the CRM and marked verified (by an agent, or by a
+  one-time code sent to the phone / e-mail on the account).
+
+Anything else is anonymous (the REST channel always): orders, points and addresses stay
+hidden.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rasa_sdk import Tracker
 
@@ -30,30 +35,13 @@ class Identity:
     method: str
 
 
-def signed_identity(tracker: Tracker) -> tuple[str | None, str | None]:
-    """The latest ``user_id``/``user_hash`` pair the channel sent as message metadata."""
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        metadata: Any = event.get("metadata") or {}
-        if isinstance(metadata, dict) and metadata.get("user_id") and metadata.get("user_hash"):
-            return str(metadata["user_id"])[:255], str(metadata["user_hash"])[:128]
-    return None, None
-
-
 async def identify(tracker: Tracker, client: BridgeClient | None = None) -> Identity | None:
-    """The verified customer behind this conversation, or ``None``.
+    """The verified customer the current message proved, or ``None``.
 
     Raises:
         BridgeError: the bridge could not be asked.
     """
-    user_id, user_hash = signed_identity(tracker)
-    answer = await (client or BridgeClient()).identify(
-        channel=tracker.get_latest_input_channel() or "rest",
-        sender_id=tracker.sender_id,
-        user_id=user_id,
-        user_hash=user_hash,
-    )
+    answer = await (client or BridgeClient.for_tracker(tracker)).identify()
     if not answer.get("verified"):
         return None
     return Identity(

@@ -149,7 +149,7 @@ class ActionKbFeedback(Action):
             return []
         helpful = tracker.get_intent_of_latest_message() == "kb_helpful"
         try:
-            await BridgeClient().feedback(
+            await BridgeClient.for_tracker(tracker).feedback(
                 tracker.sender_id,
                 "kb_answer",
                 1 if helpful else 0,

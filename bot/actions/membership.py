@@ -40,7 +40,7 @@ class ActionMembershipStatus(Action):
     ) -> list[dict[str, Any]]:
         """One message with tier and points, the next tier, and expiring points."""
         language = language_of(tracker)
-        client = BridgeClient()
+        client = BridgeClient.for_tracker(tracker)
         try:
             customer = await identify(tracker, client)
             if customer is None:

@@ -141,6 +141,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         EN: "Sorry, I can't send codes right now. Please sign in on our website and ask there, "
         "or talk to a person.",
     },
+    "verify_not_provable": {
+        ZH: "抱歉，在这个渠道上无法验证您的身份。请登录我们的网站后在网页聊天中提问，"
+        "或使用微信、企业微信联系我们，也可以转人工客服。",
+        EN: "Sorry, I can't verify who you are on this channel. Please sign in on our website "
+        "and ask in its chat, write to us on WeChat or WeCom, or talk to a person.",
+    },
     "verify_taken": {
         ZH: "这个聊天账号已关联到另一位客户，需要人工客服帮您处理。",
         EN: "This chat account is linked to another customer record; a person needs to sort "

@@ -140,7 +140,7 @@ class ActionOrderStatus(Action):
     ) -> list[dict[str, Any]]:
         """Answer, or explain why not (not verified, not found, CRM down)."""
         language = language_of(tracker)
-        client = BridgeClient()
+        client = BridgeClient.for_tracker(tracker)
         number = tracker.get_slot("order_number")
         try:
             customer = await identify(tracker, client)
@@ -154,7 +154,7 @@ class ActionOrderStatus(Action):
             if not number:
                 say(dispatcher, tracker, "ask_order_number")
                 return []
-            order = await client.get_order(number, customer.channel, customer.external_id)
+            order = await client.get_order(number)
         except NotFound:
             say(dispatcher, tracker, "order_not_found", number=number)
             return [SlotSet("order_number", None)]

@@ -173,7 +173,7 @@ class ActionSubmitCsat(Action):
             return events
         comment = tracker.get_slot("csat_comment")
         try:
-            await BridgeClient().feedback(
+            await BridgeClient.for_tracker(tracker).feedback(
                 tracker.sender_id,
                 "csat",
                 int(rating),

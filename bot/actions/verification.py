@@ -64,11 +64,8 @@ class ValidateVerifyIdentityForm(FormValidationAction):
         """Ask the bridge to send a code; keep the masked contact."""
         language = language_of(tracker)
         try:
-            answer = await BridgeClient().start_verification(
-                tracker.get_latest_input_channel() or "rest",
-                tracker.sender_id,
-                str(slot_value),
-                language,
+            answer = await BridgeClient.for_tracker(tracker).start_verification(
+                str(slot_value), language
             )
         except BridgeError:
             say(dispatcher, tracker, "crm_unavailable")
@@ -81,7 +78,10 @@ class ValidateVerifyIdentityForm(FormValidationAction):
         if status == "invalid_contact":
             say(dispatcher, tracker, "verify_invalid_contact")
             return {"verify_contact": None}
-        key = "verify_rate_limited" if status == "rate_limited" else "verify_unavailable"
+        key = {
+            "rate_limited": "verify_rate_limited",
+            "not_provable": "verify_not_provable",
+        }.get(str(status), "verify_unavailable")
         say(dispatcher, tracker, key, buttons=[handoff_button(language)])
         return STOPPED
 
@@ -104,9 +104,7 @@ class ValidateVerifyIdentityForm(FormValidationAction):
             say(dispatcher, tracker, "verify_not_a_code")
             return {"verify_code": None}
         try:
-            answer = await BridgeClient().confirm_verification(
-                tracker.get_latest_input_channel() or "rest", tracker.sender_id, found.group()
-            )
+            answer = await BridgeClient.for_tracker(tracker).confirm_verification(found.group())
         except BridgeError:
             say(dispatcher, tracker, "crm_unavailable")
             return STOPPED
@@ -116,7 +114,9 @@ class ValidateVerifyIdentityForm(FormValidationAction):
         if status == "wrong_code":
             say(dispatcher, tracker, "verify_wrong_code", left=answer.get("attempts_left", 0))
             return {"verify_code": None}
-        key = "verify_taken" if status == "taken" else "verify_failed"
+        key = {"taken": "verify_taken", "not_provable": "verify_not_provable"}.get(
+            str(status), "verify_failed"
+        )
         say(dispatcher, tracker, key, buttons=[handoff_button(language)])
         return STOPPED
 

@@ -33,8 +33,9 @@ from components.language import detect_language
 
 MAX_TEXT = 2000
 """Characters of one message (the widget's composer, WeChat and WeCom stop there too)."""
-MAX_SENDER = 255
-"""Characters of a sender id (the CRM's column)."""
+MAX_SENDER = 200
+"""Characters of a sender id: with its channel prefix (`rest:` …) it fits the 255 of Rasa's
+and the CRM's columns."""
 MAX_METADATA_BYTES = 16 * 1024
 """Size of a message's metadata as JSON."""
 MAX_METADATA_DEPTH = 10

@@ -17,6 +17,7 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 
 from components.language import detect_language
+from components.log_ids import log_id
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def answering(on_new_message: Handler) -> Handler:
         except Exception as err:  # noqa: BLE001 - whatever broke, the customer must hear
             logger.error(
                 "could not handle a message of %s on %s (%s: %s); asked the customer to try again",
-                message.sender_id,
+                log_id(message.sender_id),
                 message.input_channel,
                 type(err).__name__,
                 err,
@@ -61,7 +62,7 @@ def answering(on_new_message: Handler) -> Handler:
                         message.sender_id, apology(message.text)
                     )
                 except Exception:  # noqa: BLE001 - the channel itself may be what failed
-                    logger.exception("could not send the apology to %s", message.sender_id)
+                    logger.exception("could not send the apology to %s", log_id(message.sender_id))
             return None
 
     return handle

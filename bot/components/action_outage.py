@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from components.log_ids import log_id
+
 logger = logging.getLogger(__name__)
 
 MARKER = "service_unavailable"
@@ -71,7 +73,7 @@ def install() -> None:
                 "action server did not run %s for conversation %s (%s: %s); the customer "
                 "was told to try again",
                 self.name(),
-                tracker.sender_id,
+                log_id(tracker.sender_id),
                 type(err).__name__,
                 err,
             )

@@ -63,6 +63,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.pool import QueuePool
 
+from components.log_ids import log_id
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 500
@@ -289,7 +291,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if last_id is not None:
             conversation.stored += len(rows)
             conversation.last_id = int(last_id)
-        logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
+        logger.debug("tracker of %s stored", log_id(sender_id))
 
     def _insert(self, rows: list[dict[str, Any]]) -> int | None:
         """Insert the rows in one transaction; in shared mode, return the highest id after.

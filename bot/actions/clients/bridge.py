@@ -1,4 +1,10 @@
-"""Client of the CRM bridge API, authenticated with the service key."""
+"""Client of the CRM bridge API, with the bot's key and the current message's identity proof.
+
+The bot's key (``var/secrets/bridge_bot_key``) reaches only the routes the dialogue needs; the
+bridge reveals or changes customer data only for the customer (and the conversation) that the
+proof of the customer's current message names. Rasa signs that proof; the action server
+only passes it on (:func:`message_proof`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import weakref
 from typing import Any
 
 import httpx
+from rasa_sdk import Tracker
 
 from actions.config import ActionSettings, get_settings
 
@@ -39,16 +46,42 @@ class NotFound(BridgeError):
     """The bridge answered 404: no such record (or not this customer's)."""
 
 
+PROOF_METADATA_KEY = "csa_proof"
+PROOF_HEADER = "X-Identity-Proof"
+
+
+def message_proof(tracker: Tracker) -> str | None:
+    """The identity proof of the customer's current (latest) message, if it has one.
+
+    Only the latest message counts: an earlier message's proof (a signed-in visitor's, say)
+    must not speak for what someone else sent since under the same conversation.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata: Any = event.get("metadata") or {}
+            proof = metadata.get(PROOF_METADATA_KEY) if isinstance(metadata, dict) else None
+            return proof if isinstance(proof, str) else None
+    return None
+
+
 class BridgeClient:
     """Thin async wrapper over the bridge's ``/api/v1`` routes the bot needs."""
 
-    def __init__(self, settings: ActionSettings | None = None) -> None:
+    def __init__(self, settings: ActionSettings | None = None, proof: str | None = None) -> None:
         self.settings = settings or get_settings()
+        self.proof = proof
+
+    @classmethod
+    def for_tracker(cls, tracker: Tracker, settings: ActionSettings | None = None) -> BridgeClient:
+        """A client speaking for the conversation of ``tracker`` (its current message's proof)."""
+        return cls(settings, message_proof(tracker))
 
     async def _request(
         self, method: str, path: str, *, expect_limit: bool = False, **kwargs: Any
     ) -> Any:
         headers = {"X-API-Key": self.settings.bridge_api_key}
+        if self.proof:
+            headers[PROOF_HEADER] = self.proof
         try:
             response = await _client(self.settings).request(
                 method, f"/api/v1{path}", headers=headers, **kwargs
@@ -103,62 +136,34 @@ class BridgeClient:
             json={"sender_id": sender_id, "text": text},
         )
 
-    async def identify(
-        self,
-        channel: str,
-        sender_id: str,
-        user_id: str | None = None,
-        user_hash: str | None = None,
-    ) -> dict[str, Any]:
-        """Who the customer is and whether they are verified.
+    async def identify(self) -> dict[str, Any]:
+        """Who the current message proved to be, and whether that customer is verified.
 
-        Verified means a valid signed site identity, or a verified channel identity linked in
-        the CRM.
+        Verified means a valid signed site user on this message, or a chat account that its
+        channel authenticates and the CRM linked and verified.
         """
-        return await self._request(
-            "POST",
-            "/bot/identify",
-            json={
-                "channel": channel,
-                "sender_id": sender_id,
-                "user_id": user_id,
-                "user_hash": user_hash,
-            },
-        )
+        return await self._request("POST", "/bot/identify", json={})
 
-    async def start_verification(
-        self, channel: str, sender_id: str, contact: str, language: str
-    ) -> dict[str, Any]:
-        """Ask for a one-time code to ``contact``.
+    async def start_verification(self, contact: str, language: str) -> dict[str, Any]:
+        """Ask for a one-time code to ``contact`` for this chat account.
 
-        ``status`` is sent (also for unknown contacts), invalid_contact, rate_limited or
-        unavailable.
+        ``status`` is sent (also for unknown contacts), invalid_contact, rate_limited,
+        unavailable, or not_provable (a channel that cannot prove who writes, such as REST).
         """
         return await self._request(
             "POST",
             "/bot/verification",
             expect_limit=True,
-            json={
-                "channel": channel,
-                "sender_id": sender_id,
-                "contact": contact[:320],
-                "language": language,
-            },
+            json={"contact": contact[:320], "language": language},
         )
 
-    async def confirm_verification(self, channel: str, sender_id: str, code: str) -> dict[str, Any]:
+    async def confirm_verification(self, code: str) -> dict[str, Any]:
         """Check the code typed back; ``status`` verified links this chat account."""
-        return await self._request(
-            "POST",
-            "/bot/verification/confirm",
-            json={"channel": channel, "sender_id": sender_id, "code": code[:20]},
-        )
+        return await self._request("POST", "/bot/verification/confirm", json={"code": code[:20]})
 
-    async def get_order(self, number: str, channel: str, external_id: str) -> dict[str, Any]:
-        """An order of the verified customer behind ``channel``/``external_id``."""
-        return await self._request(
-            "GET", f"/orders/{number}", params={"channel": channel, "external_id": external_id}
-        )
+    async def get_order(self, number: str) -> dict[str, Any]:
+        """An order of the customer the current message proved (404 otherwise)."""
+        return await self._request("GET", f"/orders/{number}")
 
     async def loyalty(self, customer_id: int) -> dict[str, Any]:
         """Tier, points, what the next tier needs and points expiring soon."""
