@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging.config
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
 from crm_bridge import backup as backups
+from crm_bridge import keys_cli
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
 from crm_bridge.core.logging import logging_config
+from crm_bridge.core.security import generate_password
 from crm_bridge.migrations import upgrade
+from crm_bridge.models import Agent, Availability
 from crm_bridge.sentiment.cli import main as sentiment_cli
+from crm_bridge.services import agent_accounts, agent_sessions
+from crm_bridge.services.audit import audit
+from crm_bridge.services.console_hub import ConsoleHub
+from crm_bridge.services.console_relay import DirectRelay
 from crm_bridge.services.demo_seed import SeedResult, is_empty, seed_demo
+from crm_bridge.services.handoff import HandoffDesk
+from crm_bridge.services.rasa_api import RasaApi
 
 logger = logging.getLogger("crm_bridge")
 
@@ -34,16 +47,17 @@ def _seed(settings: Settings, only_if_empty: bool) -> SeedResult | None:
 
 
 def _announce(result: SeedResult, settings: Settings) -> None:
-    """Show the demo logins once (stdout, not the log) and keep them in a private file."""
+    """Keep the demo logins in a private file and say where (never the passwords)."""
     lines = [f"{login}  {password}" for login, password in result.passwords.items()]
     path = settings.VAR_DIR / "secrets" / "demo_agents.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write("\n".join(lines) + "\n")
+    # The passwords stay in the file: the process's output ends up in logs.
     print(
         f"Seeded the demo shop: {result.customers} customers, {result.orders} orders.\n"
-        f"Agent console logins (shown once; also in {path}):\n  " + "\n  ".join(lines),
+        f"Agent console logins ({', '.join(result.passwords)}): passwords in {path}",
         flush=True,
     )
 
@@ -85,6 +99,137 @@ def _restore(settings: Settings, file: Path, force: bool) -> None:
     )
 
 
+def _read_password() -> str:
+    """A new password from a prompt (typed twice, not echoed) or the first line of stdin.
+
+    Never from the command line: arguments are visible to every local user (``ps``) and kept
+    in shell histories.
+    """
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise SystemExit("the two passwords differ; nothing changed")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _agents(settings: Settings, args: argparse.Namespace) -> None:
+    """``crm-bridge agents …``: list, deactivate, reactivate, set-password, logout."""
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    hub = ConsoleHub()
+    # Running bridges hear of what is done here through Redis (when they share one): the
+    # consoles of ended sessions close at once instead of at their next session check.
+    relay = (
+        DirectRelay(settings.FANOUT_URL, settings.FANOUT_CHANNEL) if settings.FANOUT_URL else None
+    )
+    hub.relay = relay
+    try:
+        with sessions() as session:
+            if args.agents_command == "list":
+                _list_agents(session, settings)
+                return
+            try:
+                agent = agent_accounts.by_login(session, args.login)
+                message = _change_agent(session, settings, sessions, hub, agent, args)
+            except agent_accounts.AccountError as err:
+                raise SystemExit(f"{args.agents_command} failed: {err}") from None
+            print(message, flush=True)
+    finally:
+        if relay is not None:
+            relay.close()
+        engine.dispose()
+
+
+def _list_agents(session: Session, settings: Settings) -> None:
+    rows = session.scalars(select(Agent).order_by(Agent.id)).all()
+    print(f"{'id':>4}  {'login':<24} {'role':<10} {'status':<11} {'presence':<8} sessions  name")
+    for agent in rows:
+        status = "active" if agent.active else "deactivated"
+        live = agent_sessions.live_count(session, settings, agent.id)
+        print(
+            f"{agent.id:>4}  {agent.login:<24} {agent.role.value:<10} {status:<11} "
+            f"{agent.availability.value:<8} {live:>8}  {agent.name}"
+        )
+
+
+def _change_agent(
+    session: Session,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    hub: ConsoleHub,
+    agent: Agent,
+    args: argparse.Namespace,
+) -> str:
+    """Apply one change to ``agent`` (audited as ``cli``); what to print."""
+    command = args.agents_command
+    if command == "reactivate":
+        agent_accounts.reactivate(agent)
+        audit(session, "cli", "reactivate", "agent", agent.id)
+        session.commit()
+        return f"{agent.login} is active again (it logs in with its password)"
+    if command == "deactivate":
+        ended = agent_accounts.deactivate(session, agent)
+        audit(session, "cli", "deactivate", "agent", agent.id, sessions_ended=ended)
+        if agent.availability != Availability.OFFLINE:
+            # Their conversations go back to the queue and the customers are told.
+            rasa = RasaApi(
+                settings.RASA_URL, settings.rasa_token.get_secret_value(), settings.RASA_TIMEOUT
+            )
+            try:
+                desk = HandoffDesk(settings, sessions, hub, rasa, scorer=None)
+                desk.set_availability(session, agent, Availability.OFFLINE)
+            finally:
+                rasa.close()
+        session.commit()
+        hub.end_sessions(agent.id, None, "account disabled")
+        return f"{agent.login} is deactivated; {ended} session(s) ended"
+    if command == "set-password":
+        generated = args.generate
+        password = generate_password() if generated else _read_password()
+        ended = agent_accounts.set_password(session, settings, agent, password, "password_reset")
+        audit(
+            session,
+            "cli",
+            "password_reset",
+            "agent",
+            agent.id,
+            generated=generated,
+            sessions_ended=ended,
+        )
+        session.commit()
+        hub.end_sessions(agent.id, None, "password reset")
+        shown = f"\nnew password (shown once): {password}" if generated else ""
+        return f"{agent.login} has a new password; {ended} session(s) ended{shown}"
+    ended = agent_accounts.end_sessions(session, agent)
+    audit(session, "cli", "logout_all", "agent", agent.id, sessions_ended=ended)
+    session.commit()
+    hub.end_sessions(agent.id, None, "logged out")
+    return f"{agent.login}: {ended} session(s) ended"
+
+
+def _agents_parser(sub: argparse._SubParsersAction) -> None:
+    agents = sub.add_parser("agents", help="console accounts: list, deactivate, passwords …")
+    commands = agents.add_subparsers(dest="agents_command", required=True)
+    commands.add_parser("list", help="every agent with role, status and live sessions")
+    for name, what in (
+        ("deactivate", "disable an account: its sessions end, its consoles close"),
+        ("reactivate", "enable a deactivated account again"),
+        ("logout", "end every session of an agent (log them out everywhere)"),
+    ):
+        commands.add_parser(name, help=what).add_argument("login")
+    password = commands.add_parser(
+        "set-password",
+        help="set an agent's password, read from a prompt or stdin (never an argument); "
+        "every session of the agent ends",
+    )
+    password.add_argument("login")
+    password.add_argument(
+        "--generate", action="store_true", help="generate a random one and print it once"
+    )
+
+
 def serve(settings: Settings) -> None:
     """Migrate, seed an empty embedded database, and serve."""
     import uvicorn
@@ -100,7 +245,16 @@ def serve(settings: Settings) -> None:
         result = _seed(settings, only_if_empty=True)
         if result:
             _announce(result, settings)
-    uvicorn.run(create_app(settings), host=settings.HOST, port=settings.PORT, log_config=config)
+    # X-Forwarded-For is believed only from configured proxies (none: the peer is the client).
+    proxies = ",".join(settings.TRUSTED_PROXIES)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.HOST,
+        port=settings.PORT,
+        log_config=config,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore.add_argument(
         "--force", action="store_true", help="overwrite a CRM that already has data"
     )
+    _agents_parser(sub)
+    keys_cli.add_parser(sub)
     sub.add_parser(
         "sentiment-train",
         help="train the sentiment models (see `sentiment-train -h`)",
@@ -167,6 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _backup(settings, args.out)
     elif command == "restore":
         _restore(settings, args.file, args.force)
+    elif command == "agents":
+        _agents(settings, args)
+    elif command == "keys":
+        keys_cli.run(settings, args)
     return 0
 
 

@@ -10,16 +10,19 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import Receive, Scope, Send
 
 from crm_bridge import __version__
 from crm_bridge.api.bad_input import install_bad_input_handlers
 from crm_bridge.api.console_static import mount_console
 from crm_bridge.api.errors import install_error_handlers
-from crm_bridge.api.main import api_router, root_router
+from crm_bridge.api.main import API_PREFIX, api_router, root_router
+from crm_bridge.api.rate_limits import PublicLimits
 from crm_bridge.api.widget_static import mount_widget
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import make_engine, session_factory
 from crm_bridge.core.locks import SessionLock, is_postgresql
+from crm_bridge.core.widget_sessions import HEADER as WIDGET_SESSION_HEADER
 from crm_bridge.sentiment import SentimentDataError, SentimentScorer, ensure_model
 from crm_bridge.sentiment.train import is_trained
 from crm_bridge.services.console_hub import ConsoleHub
@@ -31,6 +34,7 @@ from crm_bridge.services.rasa_api import RasaApi
 from knowledge_base.shared import shared_index
 
 logger = logging.getLogger(__name__)
+WIDGET_PREFIX = f"{API_PREFIX}/widget/"
 
 
 def train_sentiment_if_missing(settings: Settings) -> str | None:
@@ -146,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.desk = desk
     app.state.ingestion = worker
     app.state.relay = relay
+    app.state.public_limits = PublicLimits(settings.RATE_LIMIT_STORAGE_URL)
     # Loaded on the first console search, not at start (the bridge may run without an index).
     app.state.knowledge_base = shared_index
     install_error_handlers(app)
@@ -154,11 +159,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     mount_console(app, settings.console_dir)
     mount_widget(app, settings)
-    # The widget's history is read by shop pages on other origins (no credentials).
+    # The widget's routes are called by shop pages on other origins (no cookies); no other
+    # route answers a cross-origin browser request.
     app.add_middleware(
-        CORSMiddleware,
+        WidgetCORS,
         allow_origins=settings.WIDGET_ALLOWED_ORIGINS,
         allow_methods=["GET"],
+        allow_headers=[WIDGET_SESSION_HEADER],
         allow_credentials=False,
     )
     return app
+
+
+class WidgetCORS(CORSMiddleware):
+    """CORS for the widget routes only (``/api/v1/widget/``), from the configured shops."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Apply CORS to widget routes; pass every other request straight through."""
+        if scope["type"] == "http" and scope["path"].startswith(WIDGET_PREFIX):
+            await super().__call__(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

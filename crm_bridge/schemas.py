@@ -99,6 +99,8 @@ class Token(BaseModel):
 
     access_token: str
     token_type: str = "bearer"
+    expires_in: int | None = None
+    """Seconds the access token lasts (renew it with ``POST /login/refresh`` before)."""
 
 
 # -- customers ------------------------------------------------------------------------------
@@ -324,18 +326,15 @@ class EscalationPublic(BaseModel):
 
 
 class IdentifyRequest(Strict):
-    """Who is the bot talking to: the sender on its channel, maybe with a signed site user."""
+    """Nothing: who the bot talks to is what the message's identity proof names.
 
-    channel: ChannelName
-    sender_id: SenderId
-    user_id: ExternalUserId | None = None
-    """The host site's user id, passed by the widget with ``user_hash``."""
-    user_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{1,128}$")] | None = None
-    """HMAC-SHA256 of ``user_id`` with the site identity secret, hex."""
+    A field (``channel``, ``sender_id``, ``user_hash`` of the former request) is refused, so a
+    client of the old API learns it at once instead of being told "anonymous".
+    """
 
 
 IdentifyMethod = Literal["signed_identity", "channel_identity"]
-IdentifyFailure = Literal["bad_signature", "unknown_user", "not_linked"]
+IdentifyFailure = Literal["anonymous", "unknown_user", "not_linked"]
 
 
 class IdentifyResult(BaseModel):
@@ -353,10 +352,12 @@ class IdentifyResult(BaseModel):
 
 
 class VerificationStart(Strict):
-    """A customer asks for a one-time code to the phone or e-mail of their account."""
+    """A customer asks for a one-time code to the phone or e-mail of their account.
 
-    channel: ChannelName
-    sender_id: SenderId
+    The chat account is the one the message's identity proof names (a channel that
+    authenticates its senders); nothing in the body names it.
+    """
+
     contact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
     """What the customer typed: a phone number or an e-mail address."""
     language: Literal["zh", "en"] = "zh"
@@ -366,7 +367,8 @@ class VerificationStart(Strict):
 class VerificationStarted(BaseModel):
     """Sent (or, for an unknown contact, silently not: the answer is the same), or why not."""
 
-    status: Literal["sent", "invalid_contact", "rate_limited", "unavailable"]
+    status: Literal["sent", "invalid_contact", "rate_limited", "unavailable", "not_provable"]
+    """``not_provable``: the channel cannot prove who writes (REST): nothing is sent."""
     masked_contact: str | None = None
     expires_in: int | None = None
     """Seconds the code is valid."""
@@ -374,17 +376,23 @@ class VerificationStarted(BaseModel):
 
 
 class VerificationConfirm(Strict):
-    """The code the customer typed back."""
+    """The code the customer typed back (the chat account: the proof's, as to start)."""
 
-    channel: ChannelName
-    sender_id: SenderId
     code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 
 
 class VerificationConfirmed(BaseModel):
     """Verified (the chat account is now the customer's verified identity), or why not."""
 
-    status: Literal["verified", "no_pending", "expired", "wrong_code", "too_many_attempts", "taken"]
+    status: Literal[
+        "verified",
+        "no_pending",
+        "expired",
+        "wrong_code",
+        "too_many_attempts",
+        "taken",
+        "not_provable",
+    ]
     attempts_left: int | None = None
     identity: IdentifyResult | None = None
 
@@ -481,6 +489,40 @@ class AgentPublic(BaseModel):
     languages: list[str]
     availability: Availability
     max_concurrent: int
+    active: bool = True
+    password_changed_at: datetime | None = None
+
+
+PasswordText = _text(1000)
+"""A password as typed (the rules are checked by ``services/agent_accounts.py``)."""
+
+
+class PasswordChange(Strict):
+    """An agent changes their own password."""
+
+    current_password: PasswordText
+    new_password: PasswordText
+
+
+class PasswordReset(Strict):
+    """An admin sets an agent's password, or leaves it out to have one generated."""
+
+    new_password: PasswordText | None = None
+
+
+class PasswordResetResult(BaseModel):
+    """The outcome of a reset; a generated password is shown here once and stored nowhere."""
+
+    agent_id: int
+    generated_password: str | None
+    sessions_ended: int
+
+
+class SessionsEnded(BaseModel):
+    """How many live sessions an action ended."""
+
+    agent_id: int
+    sessions_ended: int
 
 
 # -- sentiment --------------------------------------------------------------------------------

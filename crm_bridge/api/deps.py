@@ -13,11 +13,17 @@ from sqlalchemy.orm import Session
 
 from crm_bridge.core.config import Settings
 from crm_bridge.core.db import iter_session
-from crm_bridge.core.security import decode_access_token, keys_match
+from crm_bridge.core.proofs import PROOF_HEADER, Proof, ProofRejected, verify
+from crm_bridge.core.security import any_key_matches, decode_access_token
 from crm_bridge.models import Agent
 from crm_bridge.schemas import MAX_ID
+from crm_bridge.services import agent_sessions
 
 SERVICE = "service"
+"""The full key: administration and integrations (customer records, conversations, orders,
+tickets); people's work (queue, feedback, KPIs, agents) needs a log-in."""
+BOT = "bot"
+"""The bot's key: only what the dialogue needs, customer data only for a proven identity."""
 AGENT = "agent"
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
@@ -51,6 +57,8 @@ class Principal:
     name: str
     role: str
     agent_id: int | None = None
+    session_id: str | None = None
+    """The log-in session of an agent (logout ends it)."""
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -65,21 +73,41 @@ class TokenRejected(Exception):
     """An agent token that does not authenticate; the message says why (safe to show)."""
 
 
-def agent_of_token(session: Session, settings: Settings, token: str) -> Agent:
-    """The active agent a bearer token names; :class:`TokenRejected` otherwise."""
+@dataclass(frozen=True)
+class AgentLogin:
+    """An authenticated agent and the log-in session their token names."""
+
+    agent: Agent
+    session_id: str
+
+
+def agent_of_token(session: Session, settings: Settings, token: str) -> AgentLogin:
+    """The active agent a bearer token names, in a live session; :class:`TokenRejected` else.
+
+    One query reads the agent and the session together: ending a session (logout, password
+    change, deactivation) takes effect on the next request, whatever the token's expiry.
+    """
     try:
         claims = decode_access_token(token, settings.jwt_secret.get_secret_value())
-        agent = session.get(Agent, int(claims["sub"]))
-    except (jwt.InvalidTokenError, ValueError, KeyError) as err:
+        agent_id, session_id = int(claims["sub"]), str(claims["sid"])
+    except (jwt.InvalidTokenError, ValueError, KeyError, TypeError) as err:
         raise TokenRejected("invalid or expired token; log in again") from err
-    if agent is None or not agent.active:
+    found = agent_sessions.load(session, agent_id, session_id)
+    if found is None:
+        raise TokenRejected("invalid or expired token; log in again")
+    agent, row = found
+    if not agent.active:
         raise TokenRejected("account disabled")
-    return agent
+    if not agent_sessions.is_live(row, settings):
+        raise TokenRejected("session ended; log in again")
+    return AgentLogin(agent=agent, session_id=session_id)
 
 
-def principal_of(agent: Agent) -> Principal:
+def principal_of(agent: Agent, session_id: str | None = None) -> Principal:
     """The principal of a logged-in agent."""
-    return Principal(name=agent.login, role=agent.role.value, agent_id=agent.id)
+    return Principal(
+        name=agent.login, role=agent.role.value, agent_id=agent.id, session_id=session_id
+    )
 
 
 def get_principal(
@@ -90,14 +118,17 @@ def get_principal(
 ) -> Principal:
     """Authenticate by API key (services) or bearer token (agents)."""
     if api_key:
-        if keys_match(api_key, settings.api_key.get_secret_value()):
+        if any_key_matches(api_key, settings.api_keys):
             return Principal(name=SERVICE, role=SERVICE)
+        if any_key_matches(api_key, settings.bot_api_keys):
+            return Principal(name=BOT, role=BOT)
         raise _unauthorized("invalid API key")
     if token:
         try:
-            return principal_of(agent_of_token(session, settings, token))
+            login = agent_of_token(session, settings, token)
         except TokenRejected as err:
             raise _unauthorized(str(err)) from err
+        return principal_of(login.agent, login.session_id)
     raise _unauthorized("authentication required: X-API-Key header or bearer token")
 
 
@@ -116,3 +147,44 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+def _proof(
+    request: Request, settings: SettingsDep, principal: CurrentPrincipal, *, check_expiry: bool
+) -> Proof | None:
+    token = request.headers.get(PROOF_HEADER)
+    if not token:
+        if principal.role == BOT:
+            raise _unauthorized(f"the bot must send the message's identity proof ({PROOF_HEADER})")
+        return None
+    try:
+        return verify(token, settings.identity_proof_keys, check_expiry=check_expiry)
+    except ProofRejected as err:
+        raise _unauthorized(str(err)) from err
+
+
+def fresh_proof(
+    request: Request, settings: SettingsDep, principal: CurrentPrincipal
+) -> Proof | None:
+    """The message's proof (required of the bot, unexpired): what it may read about whom."""
+    return _proof(request, settings, principal, check_expiry=True)
+
+
+def conversation_proof(
+    request: Request, settings: SettingsDep, principal: CurrentPrincipal
+) -> Proof | None:
+    """The proof of a write for a conversation (required of the bot; may have expired)."""
+    return _proof(request, settings, principal, check_expiry=False)
+
+
+FreshProof = Annotated[Proof | None, Depends(fresh_proof)]
+ConversationProof = Annotated[Proof | None, Depends(conversation_proof)]
+
+
+def same_conversation(proof: Proof | None, sender_id: str | None) -> None:
+    """Refuse (403) a bot write whose conversation is not the one its proof names."""
+    if proof is not None and sender_id is not None and sender_id != proof.conversation:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="sender_id is not the conversation the identity proof names",
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import time
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, status
@@ -63,6 +64,9 @@ DEMO_PAGE = """<!doctype html>
 """
 
 
+DEMO_CLAIM_SECONDS = 3600
+
+
 def _demo_config(settings: Settings, request: Request, user: str | None) -> str:
     config: dict[str, object] = {
         "rasaUrl": settings.RASA_PUBLIC_URL or settings.RASA_URL,
@@ -73,7 +77,13 @@ def _demo_config(settings: Settings, request: Request, user: str | None) -> str:
         "position": "right",
     }
     if user is not None:
-        config["user"] = {"id": user, "hash": sign_site_user(settings.site_identity_secret, user)}
+        # As a shop's server would: a claim that expires in an hour, signed at page render.
+        expires = int(time.time()) + DEMO_CLAIM_SECONDS
+        config["user"] = {
+            "id": user,
+            "expires": expires,
+            "hash": sign_site_user(settings.site_identity_secret, user, expires),
+        }
     # JSON inside <script>: no "</" can close the tag early.
     return json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from crm_bridge.core.security import read_or_create_secret
+from crm_bridge.core.security import SecretFile, read_or_create_secret
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def secret_file(path: Path) -> SecretFile:
+    """The secrets of ``path``, re-read when the file changes (one reader per file)."""
+    return SecretFile(path)
 
 
 class Settings(BaseSettings):
@@ -32,18 +39,64 @@ class Settings(BaseSettings):
     """Key the action server sends; default the generated ``VAR_DIR/secrets/bridge_api_key``."""
     JWT_SECRET: SecretStr | None = None
     """Signs agent session tokens; default the generated ``VAR_DIR/secrets/jwt_secret``."""
-    ACCESS_TOKEN_MINUTES: int = Field(default=480, ge=1)
-    LOGIN_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)
-    """Wrong passwords for one login within ``LOGIN_WINDOW_MINUTES`` before it is locked (429)
-    until the window has passed since its latest failure."""
+    ACCESS_TOKEN_MINUTES: int = Field(default=15, ge=1, le=1440)
+    """Lifetime of an agent's access token (JWT). The console renews it silently through its
+    refresh cookie; a revoked session stops working at the next request anyway."""
+    SESSION_HOURS: float = Field(default=12, gt=0, le=24 * 30)
+    """An agent's log-in session ends this long after the log-in, however active."""
+    SESSION_IDLE_MINUTES: int = Field(default=60, ge=1, le=24 * 60)
+    """A session nobody renewed for this long (no console open) ends. Must be longer than
+    ``ACCESS_TOKEN_MINUTES``: an open console renews at the latest when its token expires."""
+    REFRESH_REUSE_SECONDS: int = Field(default=10, ge=0, le=60)
+    """A refresh token rotated less than this long ago is still taken once more (a browser
+    that lost the answer, two tabs refreshing together); later it counts as stolen and
+    presenting it ends the whole session."""
+    WS_AUTH_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=60)
+    """A console WebSocket must send its ``auth`` frame within this long or it is closed."""
+    WS_SESSION_CHECK_SECONDS: float = Field(default=30.0, gt=0, le=300)
+    """An open console WebSocket re-checks its session this often (a backstop for revocations
+    that did not reach this instance, and for sessions that expire)."""
+    PASSWORD_MIN_LENGTH: int = Field(default=10, ge=10, le=200)
+    """Shortest agent password accepted when one is set or changed."""
+    LOGIN_FREE_FAILURES: int = Field(default=3, ge=1, le=100)
+    """Wrong passwords for one login from one client address before log-ins of that login from
+    that address slow down (429 with ``Retry-After`` while the delay runs)."""
+    LOGIN_DELAY_SECONDS: int = Field(default=5, ge=1, le=3600)
+    """The first delay of the slow-down; each further failure doubles it."""
+    LOGIN_MAX_DELAY_MINUTES: int = Field(default=15, ge=1, le=1440)
+    """The longest delay of the slow-down."""
+    LOGIN_FAILURE_MEMORY_HOURS: int = Field(default=24, ge=1, le=24 * 30)
+    """Failures older than this no longer count towards the slow-down; a successful log-in
+    from the same address forgets that login's failures from that address at once."""
     LOGIN_MAX_FAILURES_PER_CLIENT: int = Field(default=30, ge=1, le=100_000)
-    """Wrong passwords from one client address (any logins) within the window before it is
-    refused. Behind a proxy the address comes from ``X-Forwarded-For`` (uvicorn trusts it from
+    """Wrong passwords from one client address (any logins) within ``LOGIN_WINDOW_MINUTES``
+    before that address is refused until the window has passed since its latest failure.
+    Behind a proxy the address comes from ``X-Forwarded-For`` (uvicorn trusts it from
     ``FORWARDED_ALLOW_IPS``, default 127.0.0.1)."""
     LOGIN_WINDOW_MINUTES: int = Field(default=15, ge=1, le=1440)
     SITE_IDENTITY_SECRET: SecretStr | None = None
-    """Key the host website signs its user ids with (HMAC-SHA256, ``POST /bot/identify``);
-    default the generated ``VAR_DIR/secrets/site_identity_secret``."""
+    """Key the host website signs its users with (HMAC-SHA256 of ``user_id:expires``, checked
+    by Rasa's widget channel; the bridge signs the demo shop's user with it); default the
+    generated ``VAR_DIR/secrets/site_identity_secret``."""
+    BOT_API_KEY: SecretStr | None = None
+    """The bot's key (``X-API-Key``): only the routes the bot needs, and customer data only for
+    the identity a message proved. Comma-separated for a rotation (first current); default the
+    generated ``VAR_DIR/secrets/bridge_bot_key`` (rotate: ``crm-bridge keys rotate bot``)."""
+    IDENTITY_PROOF_KEY: SecretStr | None = None
+    """Checks the identity proofs Rasa attaches to messages (``bot/channels/proofs.py``);
+    default the generated ``VAR_DIR/secrets/identity_proof_key``."""
+    WIDGET_SESSION_KEY: SecretStr | None = None
+    """Checks the website widget's session tokens (history route); default the generated
+    ``VAR_DIR/secrets/widget_session_key``, which Rasa's widget channel signs them with."""
+    TRUSTED_PROXIES: list[str] = []
+    """Addresses of reverse proxies whose ``X-Forwarded-For`` names the client (the scale-out
+    profile's nginx: ``["127.0.0.1"]``). Empty: the peer address is the client, so no local
+    client can claim another address to slip past a rate limit."""
+    RATE_LIMIT_STORAGE_URL: str = "memory://"
+    """Where the rate limits of the public routes are counted (``limits`` storage URL):
+    ``memory://`` for one instance, ``redis://host:6379/0`` shared by several."""
+    WIDGET_HISTORY_RATE_LIMIT: str = "60/minute"
+    """Widget history reads per client address and per widget session (``limits`` notation)."""
     POINTS_EXPIRY_WARNING_DAYS: int = Field(default=30, ge=1, le=3650)
     """Points expiring within this many days are reported as "expiring soon" (loyalty view)."""
     RASA_URL: str = "http://127.0.0.1:5005"
@@ -86,8 +139,10 @@ class Settings(BaseSettings):
     ``VAR_DIR/widget`` (where ``make setup`` builds it; relative paths mean the project root)."""
     RASA_PUBLIC_URL: str | None = None
     """Rasa's address as browsers reach it (the widget's socket.io); default ``RASA_URL``."""
-    WIDGET_ALLOWED_ORIGINS: list[str] = ["*"]
-    """Web origins whose pages may load the widget's history (CORS); ``*`` allows any."""
+    WIDGET_ALLOWED_ORIGINS: list[str] = []
+    """Shop origins (``https://shop.example``) whose pages may call the widget routes
+    (``/api/v1/widget/*``) from the browser (CORS); no other route answers another origin.
+    Empty: only pages the bridge serves itself (the demo shop). ``*`` allows any."""
     MASK_STORED_TRANSCRIPTS: bool = False
     """Store message texts with phone numbers, e-mails, ID and bank cards masked."""
     CONVERSATION_IDLE_MINUTES: float = Field(default=30.0, gt=0)
@@ -193,6 +248,14 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else (ROOT / value).resolve()
 
+    @model_validator(mode="after")
+    def _idle_outlasts_tokens(self) -> Self:
+        # An open console renews its session when its access token runs out: were the idle
+        # limit shorter, every session would end between two renewals.
+        if self.SESSION_IDLE_MINUTES <= self.ACCESS_TOKEN_MINUTES:
+            raise ValueError("SESSION_IDLE_MINUTES must be longer than ACCESS_TOKEN_MINUTES")
+        return self
+
     @property
     def database_url(self) -> str:
         """The CRM database URL, SQLite under ``VAR_DIR`` unless configured."""
@@ -222,12 +285,40 @@ class Settings(BaseSettings):
         """Rasa's SQL event broker database."""
         return self.EVENTS_DB_URL or f"sqlite:///{self.VAR_DIR / 'rasa' / 'events.db'}"
 
+    def _secrets(self, value: SecretStr | None, file: str) -> list[str]:
+        if value is not None:
+            return [v.strip() for v in value.get_secret_value().split(",") if v.strip()]
+        return secret_file(self.VAR_DIR / "secrets" / file).all()
+
     @property
     def api_key(self) -> SecretStr:
-        """The service API key: the setting, else the generated secret file."""
-        if self.API_KEY is not None:
-            return self.API_KEY
-        return SecretStr(read_or_create_secret(self.VAR_DIR / "secrets" / "bridge_api_key"))
+        """The full (administration) key: the setting, else the generated secret file."""
+        return SecretStr(self.api_keys[0])
+
+    @property
+    def api_keys(self) -> list[str]:
+        """Every valid full key (during a rotation, more than one)."""
+        return self._secrets(self.API_KEY, "bridge_api_key")
+
+    @property
+    def bot_api_key(self) -> SecretStr:
+        """The bot's current key."""
+        return SecretStr(self.bot_api_keys[0])
+
+    @property
+    def bot_api_keys(self) -> list[str]:
+        """Every valid bot key."""
+        return self._secrets(self.BOT_API_KEY, "bridge_bot_key")
+
+    @property
+    def identity_proof_keys(self) -> list[str]:
+        """Keys identity proofs may be signed with."""
+        return self._secrets(self.IDENTITY_PROOF_KEY, "identity_proof_key")
+
+    @property
+    def widget_session_keys(self) -> list[str]:
+        """Keys widget session tokens may be signed with."""
+        return self._secrets(self.WIDGET_SESSION_KEY, "widget_session_key")
 
     @property
     def rasa_token(self) -> SecretStr:
@@ -248,7 +339,7 @@ class Settings(BaseSettings):
         """The key of signed site identities: the setting, else the generated secret file."""
         if self.SITE_IDENTITY_SECRET is not None:
             return self.SITE_IDENTITY_SECRET
-        return SecretStr(read_or_create_secret(self.VAR_DIR / "secrets" / "site_identity_secret"))
+        return SecretStr(secret_file(self.VAR_DIR / "secrets" / "site_identity_secret").current)
 
 
 settings = Settings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from crm_bridge.core.conversation_keys import qualify, sender_on
 from crm_bridge.models import (
     Conversation,
     Customer,
@@ -64,8 +65,10 @@ def link_identity(
 ) -> CustomerIdentity:
     """Attach a chat account to a customer, with that account's earlier conversations.
 
-    An agent who checked who it is, or a verified phone / e-mail match, makes the link.
+    An agent who checked who it is, or a verified phone / e-mail match, makes the link. A
+    conversation key of that channel (``socketio:w_…``) names its chat account (``w_…``).
     """
+    external_id = sender_on(external_id, channel)
     owner = find_by_identity(session, channel, external_id)
     if owner is not None and owner.id != customer.id:
         raise CustomerError(
@@ -86,7 +89,7 @@ def link_identity(
         session.execute(
             update(model)
             .where(
-                model.sender_id == external_id,
+                model.sender_id == qualify(channel, external_id),
                 model.channel == channel,
                 model.customer_id.is_(None),
             )

@@ -1,23 +1,23 @@
 """Who the bot is talking to: a signed website user, or a verified channel identity.
 
-Website visitors are anonymous unless the host site passes its user id with
-``HMAC-SHA256(site identity secret, user id)`` (``core.security.sign_site_user``); that user
-is the customer with the identity (``site``, user id). Other channels (Telegram, WeCom, …)
-identify the sender themselves: the customer whose identity (channel, sender id) the CRM
-marked ``verified``. Merged customers resolve to the surviving record.
+Decided only from what the customer's current message proved (:mod:`crm_bridge.core.proofs`):
+Rasa's widget channel checked the shop's signature of its user on that message (``site``),
+or a channel that authenticates its senders (WeChat, WeCom, the widget's session) names the
+sender (``pid``) and the CRM marked that identity ``verified`` (by an agent, or by a one-time
+code). Nothing a caller names, and nothing from an earlier message, identifies anyone. Merged
+customers resolve to the surviving record.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crm_bridge.core.security import verify_site_user
+from crm_bridge.core.proofs import Proof
 from crm_bridge.models import Customer, CustomerIdentity
-from crm_bridge.schemas import IdentifyMethod, IdentifyRequest, IdentifyResult
+from crm_bridge.schemas import IdentifyMethod, IdentifyResult
 from crm_bridge.services.customers import find_by_identity, surviving
 
 SITE_CHANNEL = "site"
@@ -50,38 +50,51 @@ def _verified(
     )
 
 
-def identify(session: Session, site_secret: SecretStr, data: IdentifyRequest) -> Identification:
-    """Resolve the customer behind a conversation, or say why there is none.
+def identify(session: Session, proof: Proof) -> Identification:
+    """Resolve the customer a message proved, or say why there is none.
 
-    With ``user_id`` and ``user_hash``: a bad signature gives ``bad_signature``, a good one
-    for a user the CRM does not know ``unknown_user``. Without them (or with only one of
-    the two): the verified channel identity (channel, sender id), else ``not_linked``.
+    A proven site user the CRM does not know gives ``unknown_user``; a proven platform
+    identity that is not linked and verified ``not_linked``; a message that proved nothing
+    (REST, callback) ``anonymous``.
     """
-    if data.user_id is not None and data.user_hash is not None:
-        if not verify_site_user(site_secret, data.user_id, data.user_hash):
-            return Identification(IdentifyResult(verified=False, reason="bad_signature"))
-        customer = find_by_identity(session, SITE_CHANNEL, data.user_id)
+    if proof.site_user is not None:
+        customer = find_by_identity(session, SITE_CHANNEL, proof.site_user)
         if customer is None:
             return Identification(IdentifyResult(verified=False, reason="unknown_user"))
         # The shop's backend vouched for this account: the site identity is verified from now
-        # on, so order look-ups (which check the flag) agree with this answer.
+        # on, so look-ups that check the flag agree with this answer.
         session.execute(
             update(CustomerIdentity)
             .where(
                 CustomerIdentity.channel == SITE_CHANNEL,
-                CustomerIdentity.external_id == data.user_id,
+                CustomerIdentity.external_id == proof.site_user,
                 CustomerIdentity.verified.is_(False),
             )
             .values(verified=True)
         )
-        return _verified(customer, "signed_identity", SITE_CHANNEL, data.user_id)
+        return _verified(customer, "signed_identity", SITE_CHANNEL, proof.site_user)
+    if proof.platform_id is None:
+        return Identification(IdentifyResult(verified=False, reason="anonymous"))
     identity = session.scalars(
         select(CustomerIdentity).where(
-            CustomerIdentity.channel == data.channel,
-            CustomerIdentity.external_id == data.sender_id,
+            CustomerIdentity.channel == proof.channel,
+            CustomerIdentity.external_id == proof.platform_id,
         )
     ).first()
     customer = surviving(session, identity.customer) if identity and identity.verified else None
     if customer is None:
         return Identification(IdentifyResult(verified=False, reason="not_linked"))
-    return _verified(customer, "channel_identity", data.channel, data.sender_id)
+    return _verified(customer, "channel_identity", proof.channel, proof.platform_id)
+
+
+def proven_customer(session: Session, proof: Proof | None) -> Customer | None:
+    """The verified customer ``proof`` names, or ``None``."""
+    return identify(session, proof).customer if proof is not None else None
+
+
+def proven_customer_id(session: Session, proof: Proof | None) -> int | None:
+    """The customer a still-fresh proof names, for a write (an expired one links nobody)."""
+    if proof is None or proof.expired:
+        return None
+    customer = proven_customer(session, proof)
+    return customer.id if customer else None

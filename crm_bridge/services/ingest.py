@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_bridge.core.conversation_keys import PROOF_METADATA_KEY, sender_on
 from crm_bridge.core.pii import mask_pii
 from crm_bridge.models import (
     Conversation,
@@ -133,6 +134,14 @@ def linear_trend(scores: list[float]) -> float | None:
     num = sum((i - mean_x) * (y - mean_y) for i, y in enumerate(scores))
     den = sum((i - mean_x) ** 2 for i in range(n))
     return num / den
+
+
+def _stored_metadata(data: dict[str, Any]) -> dict[str, Any]:
+    """A customer message's metadata as the CRM keeps it: without the identity proof."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        return {}
+    return {k: v for k, v in metadata.items() if k != PROOF_METADATA_KEY}
 
 
 class EventIngestor:
@@ -323,7 +332,8 @@ class EventIngestor:
         conversation.channel = conversation.channel or data.get("input_channel")
         if conversation.customer_id is None and conversation.customer_messages == 0:
             # A channel identity known to the CRM (e.g. a Telegram id) links the customer.
-            customer = find_by_identity(session, conversation.channel or "", event.sender_id)
+            channel = conversation.channel or ""
+            customer = find_by_identity(session, channel, sender_on(event.sender_id, channel))
             conversation.customer_id = customer.id if customer else None
         parse = data.get("parse_data") or {}
         intent = parse.get("intent") or {}
@@ -344,7 +354,7 @@ class EventIngestor:
             entities=entities,
             sentiment_score=sentiment.score if sentiment else None,
             sentiment_label=sentiment.label if sentiment else None,
-            extra={"message_id": data.get("message_id"), "metadata": data.get("metadata") or {}},
+            extra={"message_id": data.get("message_id"), "metadata": _stored_metadata(data)},
         )
         conversation.customer_messages += 1
         if sentiment is not None:

@@ -48,7 +48,9 @@ class RasaApi:
         self._client.close()
 
     def _post(self, path: str, body: Any, **params: str) -> Any:
-        url = f"{self.base_url}/conversations/{quote(path[0], safe='')}/{path[1]}"
+        # Rasa's routes do not unquote path parameters: the ':' of a conversation key
+        # (``wechat:o6_b…``) must stay as it is, anything else that could end a segment not.
+        url = f"{self.base_url}/conversations/{quote(path[0], safe=':')}/{path[1]}"
         try:
             response = self._client.post(url, json=body, params={**params, "token": self._token})
         except httpx.HTTPError as err:

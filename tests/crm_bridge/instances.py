@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from crm_bridge.core.config import Settings
 from crm_bridge.main import create_app
@@ -22,6 +24,7 @@ from crm_bridge.migrations import upgrade
 from crm_bridge.models import AgentRole
 from tests.utils.databases import postgres_database
 from tests.utils.factories import PASSWORD, make_agent
+from tests.utils.proofs import bot_headers
 
 REDIS_URL = os.environ.get("CSA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -79,7 +82,7 @@ class Bridges:
     rasa: FakeRasa = field(default_factory=FakeRasa)
 
     def agent(self, role: AgentRole = AgentRole.AGENT, **fields: Any) -> dict[str, Any]:
-        """A new console user; ``{"id", "headers", "token"}``."""
+        """A new console user; ``{"id", "login", "headers", "token"}``."""
         with self.a.app.state.session_factory() as session:
             agent = make_agent(session, role, **fields)
             session.commit()
@@ -89,21 +92,28 @@ class Bridges:
         )
         assert response.status_code == 200, response.text
         token = response.json()["access_token"]
-        return {"id": agent_id, "token": token, "headers": {"Authorization": f"Bearer {token}"}}
+        headers = {"Authorization": f"Bearer {token}"}
+        return {"id": agent_id, "login": login, "token": token, "headers": headers}
 
     @property
     def service(self) -> dict[str, str]:
         return {"X-API-Key": self.a.app.state.settings.api_key.get_secret_value()}
 
+    def bot(self, conversation: str) -> dict[str, str]:
+        """The bot's key and a proof for ``conversation`` (the instances share their secrets,
+        so either accepts what the action server sends)."""
+        return bot_headers(self.a.app.state.settings, conversation)
+
     def open(self, client: TestClient, sender: str, language: str = "zh") -> dict[str, Any]:
+        """The bot hands over the conversation ``sender`` (a key: ``socketio:…``)."""
         body = {
             "sender_id": sender,
             "reason": "asked_for_human",
             "language": language,
-            "channel": "socketio",
+            "channel": sender.split(":", 1)[0],
             "transcript": [{"role": "customer", "text": "转人工", "intent": "human_handoff"}],
         }
-        response = client.post("/api/v1/handoff", json=body, headers=self.service)
+        response = client.post("/api/v1/handoff", json=body, headers=self.bot(sender))
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -136,13 +146,49 @@ def two_bridges(tmp_path: Path, **overrides: Any) -> Iterator[Bridges]:
         yield bridges
 
 
+def console_socket(client: TestClient, token: str) -> Any:
+    """A console WebSocket (context manager) that sends its auth frame once open."""
+
+    @contextmanager
+    def connect() -> Iterator[Any]:
+        with client.websocket_connect("/api/v1/console/ws") as socket:
+            socket.send_json({"type": "auth", "token": token})
+            yield socket
+
+    return connect()
+
+
+def closed_within(socket: Any, timeout: float = 5.0) -> tuple[int, str]:
+    """Read a console socket until the server closes it; the close code and reason.
+
+    Fails the test when it is still open after ``timeout`` seconds.
+    """
+    got: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        try:
+            while True:
+                socket.receive_json()
+        except WebSocketDisconnect as closed:
+            got.put((closed.code, closed.reason))
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            got.put(err)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        result = got.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError(f"the console socket is still open after {timeout} s") from None
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 class Console:
     """An agent console's WebSocket, read with a ping as a barrier."""
 
     def __init__(self, client: TestClient, token: str, stack: ExitStack) -> None:
-        self.socket = stack.enter_context(
-            client.websocket_connect(f"/api/v1/console/ws?token={token}")
-        )
+        self.socket = stack.enter_context(console_socket(client, token))
         self.received: list[dict[str, Any]] = []
 
     def drain(self, settle: float = 0.3) -> list[dict[str, Any]]:

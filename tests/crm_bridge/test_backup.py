@@ -109,6 +109,21 @@ def add_customer(url: str, name: str) -> None:
     engine.dispose()
 
 
+def add_conversation(url: str, channel: str, sender: str) -> None:
+    """A conversation row as any schema revision stores it (plain SQL: no newer columns)."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO conversations (sender_id, channel, status, started_at, last_event_at,"
+                " customer_messages, scored_messages, sentiment_recent) VALUES (:sender, :channel,"
+                " 'bot', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1, 0, '[]')"
+            ),
+            {"sender": sender, "channel": channel},
+        )
+    engine.dispose()
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -272,6 +287,7 @@ def test_an_older_backup_is_migrated_and_a_newer_one_refused(
     with database(kind, tmp_path / "old") as old:
         command.upgrade(alembic_config(old), "0004")
         add_customer(old, "from the old schema")
+        add_conversation(old, "wechat", "o6_old_follower")  # keyed by the plain sender then
         use(monkeypatch, old, tmp_path / "var")
         older = tmp_path / "older.backup"
         assert main(["backup", "--out", str(older)]) == 0
@@ -292,6 +308,8 @@ def test_an_older_backup_is_migrated_and_a_newer_one_refused(
     assert "migrated from revision 0004" in capsys.readouterr().out
     assert rows(target, "alembic_version") == [(backups.head_revision(),)]
     assert [row[1] for row in rows(target, "customers")] == ["from the old schema"]
+    # Migrated like a live CRM: the conversation has Rasa's channel-qualified key now.
+    assert [row[1] for row in rows(target, "conversations")] == ["wechat:o6_old_follower"]
     engine = create_engine(target, poolclass=NullPool)
     with engine.connect() as connection:
         assert {"login_failures", "identity_verifications"} <= set(

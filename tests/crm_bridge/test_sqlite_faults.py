@@ -35,7 +35,7 @@ from crm_bridge.core.storage_faults import FaultKind, classify
 from crm_bridge.main import create_app
 from crm_bridge.migrations import upgrade
 from crm_bridge.models import Customer, IngestCursor, IngestedEvent, Message
-from tests.crm_bridge.instances import write_broker_rows
+from tests.crm_bridge.instances import console_socket, write_broker_rows
 from tests.utils import rasa_events as ev
 from tests.utils.factories import PASSWORD, make_agent
 
@@ -170,7 +170,7 @@ def fault_records(caplog: pytest.LogCaptureFixture, kind: FaultKind, logger: str
 def test_a_locked_database_answers_503_and_ingestion_waits_for_the_lock(tmp_path, caplog):
     database = tmp_path / "crm.db"
     events_db = tmp_path / "events.db"
-    first = conversation("locked-1", 3)
+    first = conversation("rest:locked-1", 3)
     write_broker_rows(events_db, first)
     with make_client(tmp_path, database, timeout=str(BUSY_TIMEOUT)) as client:
         crm = Crm(client)
@@ -178,7 +178,7 @@ def test_a_locked_database_answers_503_and_ingestion_waits_for_the_lock(tmp_path
         stored_name, response = new_customer(client)
         assert response.status_code == 201, response.text
 
-        second = conversation("locked-2", 4)
+        second = conversation("rest:locked-2", 4)
         with write_lock_held_by_another_process(database):
             name, response = new_customer(client)
             assert response.status_code == 503, response.text
@@ -303,7 +303,7 @@ def small_disk(request, tmp_path) -> Iterator[TmpfsDisk | PageLimitDisk]:
 def test_a_full_disk_answers_507_loses_nothing_and_ingestion_resumes(small_disk, tmp_path, caplog):
     database = small_disk.directory / "crm.db"
     events_db = tmp_path / "events.db"  # Rasa's broker on another disk, as in production
-    first = conversation("full-1", 3)
+    first = conversation("rest:full-1", 3)
     write_broker_rows(events_db, first)
     with make_client(tmp_path, database) as client:
         engine = client.app.state.engine
@@ -323,7 +323,7 @@ def test_a_full_disk_answers_507_loses_nothing_and_ingestion_resumes(small_disk,
         if small_disk.kind == "tmpfs":  # a page limit leaves the disk with room
             assert client.get("/health").status_code == 507
 
-        second = conversation("full-2", 10)
+        second = conversation("rest:full-2", 10)
         write_broker_rows(events_db, second)
         ingest = "crm_bridge.services.event_sources"
         wait_for(lambda: fault_records(caplog, FaultKind.DISK_FULL, ingest))
@@ -445,8 +445,8 @@ def test_a_console_whose_database_goes_away_is_closed_so_it_reconnects(tmp_path,
     # silence check (50 s); closed with 1013 (try again later) it reconnects within seconds.
     database = tmp_path / "volume" / "crm.db"
     with make_client(tmp_path, database) as client:
-        url = f"/api/v1/console/ws?token={_console_token(client)}"
-        with client.websocket_connect(url) as socket:
+        token = _console_token(client)
+        with console_socket(client, token) as socket:
             assert socket.receive_json()["type"] == "queue"
             client.app.state.engine.dispose()
             (tmp_path / "volume").rename(tmp_path / "unmounted")
@@ -455,11 +455,11 @@ def test_a_console_whose_database_goes_away_is_closed_so_it_reconnects(tmp_path,
                 _within(10, socket.receive_json)
             assert closed.value.code == TRY_AGAIN_LATER
             assert closed.value.reason == "database_unavailable"
-        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url) as socket:
+        with pytest.raises(WebSocketDisconnect) as refused, console_socket(client, token) as socket:
             socket.receive_json()
         assert refused.value.code == TRY_AGAIN_LATER
         (tmp_path / "unmounted").rename(tmp_path / "volume")
-        with client.websocket_connect(url) as socket:
+        with console_socket(client, token) as socket:
             assert socket.receive_json()["type"] == "queue"
     lines = fault_records(caplog, FaultKind.UNAVAILABLE, "crm_bridge.api.routes.console")
     assert len(lines) == 2, [r.getMessage() for r in lines]

@@ -1,4 +1,10 @@
-"""Look-ups the dialogue (Rasa actions) needs before it may reveal account data."""
+"""Look-ups the dialogue (Rasa actions) needs before it may reveal account data.
+
+Every route here takes the customer's current message's identity proof
+(``X-Identity-Proof``, :mod:`crm_bridge.core.proofs`): who the message proved to be is the
+only customer the bot may learn about or verify. Nothing in a request body names a channel or a
+sender.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 
-from crm_bridge.api.deps import SERVICE, Principal, SessionDep, SettingsDep, require
+from crm_bridge.api.deps import (
+    BOT,
+    SERVICE,
+    FreshProof,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    require,
+)
+from crm_bridge.core.proofs import PROOF_HEADER, Proof
 from crm_bridge.schemas import (
     IdentifyRequest,
     IdentifyResult,
@@ -20,46 +35,45 @@ from crm_bridge.services import verification
 from crm_bridge.services.audit import audit
 from crm_bridge.services.code_delivery import DeliveryError
 from crm_bridge.services.identity import identify
+from crm_bridge.services.linking import latest_conversation
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/bot", tags=["bot"])
-Service = Annotated[Principal, Depends(require(SERVICE))]
+Bot = Annotated[Principal, Depends(require(BOT, SERVICE))]
+
+
+def _required(proof: Proof | None) -> Proof:
+    if proof is None:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail=f"send the message's identity proof ({PROOF_HEADER})",
+        )
+    return proof
 
 
 @router.post("/identify", response_model=IdentifyResult, operation_id="bot-identify")
 def identify_sender(
-    session: SessionDep, principal: Service, settings: SettingsDep, body: IdentifyRequest
+    session: SessionDep, principal: Bot, proof: FreshProof, _body: IdentifyRequest
 ) -> IdentifyResult:
-    """Who the bot is talking to: a signed site user or a verified channel identity."""
-    found = identify(session, settings.site_identity_secret, body)
-    result = found.result
-    if result.reason == "bad_signature":
-        # Never the hash nor the secret: who tried, for which user id, on which conversation.
-        logger.warning("identify: bad site signature on channel %s", body.channel)
-        audit(
-            session,
-            principal.name,
-            "identify_failed",
-            "customer",
-            channel=body.channel,
-            sender_id=body.sender_id,
-            user_id=body.user_id,
-            reason=result.reason,
-        )
-        session.commit()
-    elif found.customer is not None:
+    """Who the current message proved to be: a signed site user or a verified chat account."""
+    proof = _required(proof)
+    found = identify(session, proof)
+    if found.customer is not None:
+        # The conversation is this customer's: its 360 view and handoffs show it from now on.
+        conversation = latest_conversation(session, proof.conversation)
+        if conversation is not None and conversation.customer_id is None:
+            conversation.customer_id = found.customer.id
         audit(
             session,
             principal.name,
             "read",
             "customer",
             found.customer.id,
-            via=result.method,
-            channel=body.channel,
-            sender_id=body.sender_id,
+            via=found.result.method,
+            channel=proof.channel,
         )
         session.commit()
-    return result
+    return found.result
 
 
 @router.post(
@@ -70,15 +84,23 @@ def identify_sender(
 )
 def start_verification(
     session: SessionDep,
-    principal: Service,
+    principal: Bot,
     settings: SettingsDep,
+    proof: FreshProof,
     body: VerificationStart,
     response: Response,
 ) -> VerificationStarted:
-    """Send a one-time code to the customer's phone or e-mail (same answer for unknown ones)."""
+    """Send a one-time code to the customer's phone or e-mail (same answer for unknown ones).
+
+    Only for a chat account its channel authenticates (``not_provable`` otherwise): a code
+    confirmed on the REST channel would hand the account to anyone naming that sender.
+    """
+    proof = _required(proof)
+    if proof.platform_id is None:
+        return VerificationStarted(status="not_provable")
     try:
         started = verification.start(
-            session, settings, body.channel, body.sender_id, body.contact, body.language
+            session, settings, proof.channel, proof.platform_id, body.contact, body.language
         )
     except DeliveryError as err:
         logger.error("verification code not delivered: %s", err)
@@ -94,8 +116,7 @@ def start_verification(
         principal.name,
         "verification_start",
         "identity",
-        channel=body.channel,
-        sender_id=body.sender_id,
+        channel=proof.channel,
         status=started.status,
     )
     session.commit()
@@ -108,28 +129,31 @@ def start_verification(
     operation_id="bot-verification_confirm",
 )
 def confirm_verification(
-    session: SessionDep, principal: Service, settings: SettingsDep, body: VerificationConfirm
+    session: SessionDep,
+    principal: Bot,
+    settings: SettingsDep,
+    proof: FreshProof,
+    body: VerificationConfirm,
 ) -> VerificationConfirmed:
     """Check the code; when right, the chat account becomes the customer's verified identity."""
-    confirmed = verification.confirm(session, settings, body.channel, body.sender_id, body.code)
+    proof = _required(proof)
+    if proof.platform_id is None:
+        return VerificationConfirmed(status="not_provable")
+    confirmed = verification.confirm(session, settings, proof.channel, proof.platform_id, body.code)
     audit(
         session,
         principal.name,
         "verification_confirm",
         "customer" if confirmed.customer_id else "identity",
         confirmed.customer_id,
-        channel=body.channel,
-        sender_id=body.sender_id,
+        channel=proof.channel,
         status=confirmed.status,
     )
     session.commit()
     identity = None
     if confirmed.status == "verified":
-        identity = identify(
-            session,
-            settings.site_identity_secret,
-            IdentifyRequest(channel=body.channel, sender_id=body.sender_id),
-        ).result
+        identity = identify(session, proof).result
+        session.commit()
     return VerificationConfirmed(
         status=confirmed.status, attempts_left=confirmed.attempts_left, identity=identity
     )

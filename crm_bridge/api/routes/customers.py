@@ -10,9 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from crm_bridge.api.deps import (
+    BOT,
     MANAGERS,
     SERVICE,
     STAFF,
+    FreshProof,
     Principal,
     RowId,
     SessionDep,
@@ -43,6 +45,7 @@ from crm_bridge.services.customers import (
     sentiment_history,
     surviving,
 )
+from crm_bridge.services.identity import proven_customer
 from crm_bridge.services.loyalty import loyalty
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -177,9 +180,20 @@ def customer_360(session: SessionDep, principal: Reader, customer_id: RowId) -> 
     "/{customer_id}/loyalty", response_model=LoyaltyPublic, operation_id="customers-loyalty"
 )
 def customer_loyalty(
-    session: SessionDep, principal: Reader, settings: SettingsDep, customer_id: RowId
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(BOT, SERVICE, *STAFF))],
+    settings: SettingsDep,
+    proof: FreshProof,
+    customer_id: RowId,
 ) -> LoyaltyPublic:
-    """Tier, 12-month spend, what the next tier needs, points expiring soon (merged: survivor)."""
+    """Tier, 12-month spend, what the next tier needs, points expiring soon (merged: survivor).
+
+    The bot reads only the customer its message proved (``X-Identity-Proof``).
+    """
+    if principal.role == BOT:
+        proven = proven_customer(session, proof)
+        if proven is None or proven.id != customer_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no customer {customer_id}")
     customer = surviving(session, _get(session, customer_id))
     if customer is None:  # not reachable while foreign keys hold: a merge target exists
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no customer {customer_id}")

@@ -7,7 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
-from crm_bridge.api.deps import SERVICE, STAFF, Principal, RowId, SessionDep, require
+from crm_bridge.api.deps import (
+    BOT,
+    SERVICE,
+    STAFF,
+    ConversationProof,
+    Principal,
+    RowId,
+    SessionDep,
+    require,
+    same_conversation,
+)
 from crm_bridge.models import (
     Agent,
     Customer,
@@ -18,6 +28,7 @@ from crm_bridge.models import (
 )
 from crm_bridge.schemas import MAX_ID, EscalationCreate, EscalationPublic, EscalationUpdate, Page
 from crm_bridge.services.audit import audit
+from crm_bridge.services.identity import proven_customer_id
 from crm_bridge.services.linking import latest_conversation
 
 router = APIRouter(prefix="/escalations", tags=["escalations"])
@@ -32,10 +43,23 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
 )
 def create_escalation(
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(SERVICE, *STAFF))],
+    principal: Annotated[Principal, Depends(require(BOT, SERVICE, *STAFF))],
+    proof: ConversationProof,
     body: EscalationCreate,
 ) -> EscalationPublic:
-    """Open an escalation for a conversation (by Rasa sender id) and/or a customer."""
+    """Open an escalation for a conversation (by Rasa conversation key) and/or a customer.
+
+    The bot opens them only for the conversation its proof names, and for the customer that
+    message proved (a ``customer_id`` it sends is ignored).
+    """
+    if principal.role == BOT:
+        same_conversation(proof, body.sender_id)
+        body = body.model_copy(
+            update={
+                "sender_id": proof.conversation if proof else body.sender_id,
+                "customer_id": proven_customer_id(session, proof),
+            }
+        )
     # Without a conversation yet (ingestion lags behind), the ingestor links it later by sender.
     conversation = latest_conversation(session, body.sender_id) if body.sender_id else None
     if body.customer_id is not None and session.get(Customer, body.customer_id) is None:

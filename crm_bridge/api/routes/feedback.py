@@ -8,14 +8,24 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
-from crm_bridge.api.deps import SERVICE, STAFF, Principal, SessionDep, SettingsDep, require
+from crm_bridge.api.deps import (
+    BOT,
+    SERVICE,
+    STAFF,
+    ConversationProof,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    require,
+    same_conversation,
+)
 from crm_bridge.models import Feedback, FeedbackKind
 from crm_bridge.schemas import MAX_ID, FeedbackCreate, FeedbackPublic, KbEntryId, Page
 from crm_bridge.services.audit import audit
 from crm_bridge.services.feedback import record_feedback
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
-Service = Annotated[Principal, Depends(require(SERVICE))]
+Service = Annotated[Principal, Depends(require(BOT, SERVICE))]
 Staff = Annotated[Principal, Depends(require(*STAFF))]
 
 
@@ -26,9 +36,18 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
     operation_id="feedback-create",
 )
 def create_feedback(
-    session: SessionDep, principal: Service, settings: SettingsDep, body: FeedbackCreate
+    session: SessionDep,
+    principal: Service,
+    settings: SettingsDep,
+    proof: ConversationProof,
+    body: FeedbackCreate,
 ) -> FeedbackPublic:
-    """Record a CSAT rating or a KB answer rating for a conversation (by Rasa sender id)."""
+    """Record a CSAT rating or a KB answer rating for a conversation (by its key).
+
+    The bot records them only for the conversation its proof names.
+    """
+    if principal.role == BOT:
+        same_conversation(proof, body.sender_id)
     feedback = record_feedback(session, body, mask_comment=settings.MASK_STORED_TRANSCRIPTS)
     audit(session, principal.name, "create", "feedback", feedback.id, kind=body.kind.value)
     session.commit()

@@ -11,14 +11,17 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy import select
 
 from crm_bridge.api.deps import (
+    BOT,
     MANAGERS,
     SERVICE,
     STAFF,
+    ConversationProof,
     Principal,
     RowId,
     SessionDep,
     SettingsDep,
     require,
+    same_conversation,
 )
 from crm_bridge.models import Agent, Availability, Customer, Escalation
 from crm_bridge.schemas import (
@@ -37,6 +40,7 @@ from crm_bridge.schemas import (
 )
 from crm_bridge.services import handoff_queue
 from crm_bridge.services.handoff import HandoffConflict, HandoffDesk
+from crm_bridge.services.identity import proven_customer_id
 from crm_bridge.services.rasa_api import RasaUnavailable
 
 router = APIRouter(prefix="/handoff", tags=["handoff"])
@@ -108,10 +112,21 @@ def _conflict(err: Exception) -> HTTPException:
 def open_handoff(
     session: SessionDep,
     desk: Desk,
-    principal: Annotated[Principal, Depends(require(SERVICE))],
+    principal: Annotated[Principal, Depends(require(BOT, SERVICE))],
+    proof: ConversationProof,
     body: HandoffRequest,
 ) -> HandoffOpened:
-    """The bot hands a conversation over with its full context (idempotent per sender)."""
+    """The bot hands a conversation over with its full context (idempotent per sender).
+
+    Only the conversation the bot's proof names; its customer is the one that message proved.
+    """
+    if principal.role == BOT:
+        same_conversation(proof, body.sender_id)
+        # Agents' replies go out on the handoff's channel: the proof's, never one the bot names.
+        channel = proof.channel if proof else body.channel
+        body = body.model_copy(
+            update={"customer_id": proven_customer_id(session, proof), "channel": channel}
+        )
     if body.customer_id is not None and session.get(Customer, body.customer_id) is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no such customer")
     return desk.open(session, body, principal.name)
@@ -276,11 +291,14 @@ def close(
 def left_message(
     session: SessionDep,
     desk: Desk,
-    _principal: Annotated[Principal, Depends(require(SERVICE))],
+    principal: Annotated[Principal, Depends(require(BOT, SERVICE))],
+    proof: ConversationProof,
     handoff_id: RowId,
     body: LeftMessage,
 ) -> QueueItem:
     """The bot adds the customer's message to their ticket (outside office hours)."""
+    if principal.role == BOT:
+        same_conversation(proof, body.sender_id)
     escalation = session.get(Escalation, handoff_id)
     if escalation is None or escalation.sender_id != body.sender_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no ticket {handoff_id} here")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from crm_bridge.api.deps import SERVICE, STAFF, Principal, require
+from crm_bridge.api.deps import BOT, SERVICE, STAFF, Principal, require
 from crm_bridge.schemas import SentimentPublic, SentimentRequest
 
 router = APIRouter(prefix="/sentiment", tags=["sentiment"])
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/sentiment", tags=["sentiment"])
 @router.post("", response_model=SentimentPublic, operation_id="sentiment-score")
 def score(
     request: Request,
-    _principal: Annotated[Principal, Depends(require(SERVICE, *STAFF))],
+    _principal: Annotated[Principal, Depends(require(BOT, SERVICE, *STAFF))],
     body: SentimentRequest,
 ) -> SentimentPublic:
     """Score one text (zh or en): a score in [-1, 1] and a label."""

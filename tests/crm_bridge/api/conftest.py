@@ -14,6 +14,7 @@ from crm_bridge.migrations import upgrade
 from crm_bridge.models import AgentRole
 from tests.utils.databases import database
 from tests.utils.factories import PASSWORD, make_agent
+from tests.utils.proofs import bot_headers, bot_key
 
 
 @dataclass
@@ -24,6 +25,11 @@ class Api:
 
     def as_(self, who: str) -> dict[str, str]:
         return self.headers[who]
+
+    def bot(self, conversation: str, **claims) -> dict[str, str]:
+        """The bot's key with Rasa's identity proof for ``conversation`` (``<channel>:<id>``);
+        ``claims`` as ``tests.utils.proofs.proof`` takes them (platform_id, site_user, age …)."""
+        return bot_headers(self.settings, conversation, **claims)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -46,6 +52,7 @@ def api(api_database_url, tmp_path_factory, sentiment_scorer) -> Iterator[Api]:
             "anonymous": {},
             "bad-key": {"X-API-Key": "not-the-key"},
             "service": {"X-API-Key": settings.api_key.get_secret_value()},
+            "bot": bot_key(settings),  # the bot's key without a proof
         }
         with app.state.session_factory() as session:
             logins = {role: make_agent(session, role).login for role in AgentRole}

@@ -34,7 +34,7 @@ ROUTES = [
     ("GET", "/api/v1/agents", None, MANAGERS),
     ("POST", "/api/v1/sentiment", {"text": "你好"}, ALL),
     ("GET", "/api/v1/agents/me", None, STAFF),
-    ("POST", "/api/v1/bot/identify", {"channel": "telegram", "sender_id": "42"}, {"service"}),
+    ("POST", "/api/v1/bot/identify", {}, {"service"}),
     ("GET", "/api/v1/customers/999999/loyalty", None, ALL),
     ("POST", "/api/v1/feedback", {"sender_id": "s-x", "kind": "csat", "rating": 5}, {"service"}),
     ("GET", "/api/v1/feedback", None, STAFF),
@@ -44,6 +44,10 @@ ROUTES = [
         {"name": "N", "login": "new.agent", "password": "long enough pw"},
         {"admin"},
     ),
+    ("POST", "/api/v1/agents/999999/deactivate", None, {"admin"}),
+    ("POST", "/api/v1/agents/999999/reactivate", None, {"admin"}),
+    ("POST", "/api/v1/agents/999999/password", {}, {"admin"}),
+    ("POST", "/api/v1/agents/999999/logout", None, {"admin"}),
 ]
 
 
@@ -55,7 +59,8 @@ def test_roles_on_every_route(api, method, path, body, allowed):
             assert response.status_code == 401, (who, response.text)
             assert response.headers.get("www-authenticate") == "Bearer"
         elif who in allowed:
-            assert response.status_code in (200, 201, 404, 409), (who, response.text)
+            # 400: a bot route without the message's identity proof (allowed, but incomplete)
+            assert response.status_code in (200, 201, 400, 404, 409), (who, response.text)
         else:
             assert response.status_code == 403, (who, response.text)
 

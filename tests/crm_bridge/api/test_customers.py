@@ -103,10 +103,20 @@ def test_linking_a_chat_account_brings_its_conversations_into_the_360(api, db):
     customer = make_customer(db, name="张伟", identities=[("site", f"u-{_uid()}", True)])
     other = make_customer(db, name="Someone else")
     open_id = f"o{_uid()}"
+    # Conversations are keyed by channel; the chat account by its plain platform id. Only the
+    # WeChat conversation is that account's: a REST client or another platform that named the
+    # same id is someone else.
     db.add_all(
         [
-            Conversation(sender_id=open_id, channel="wechat", status=ConversationStatus.BOT),
-            Conversation(sender_id=open_id, channel="telegram", status=ConversationStatus.BOT),
+            Conversation(
+                sender_id=f"wechat:{open_id}", channel="wechat", status=ConversationStatus.BOT
+            ),
+            Conversation(
+                sender_id=f"telegram:{open_id}", channel="telegram", status=ConversationStatus.BOT
+            ),
+            Conversation(
+                sender_id=f"rest:{open_id}", channel="rest", status=ConversationStatus.BOT
+            ),
         ]
     )
     db.commit()
@@ -116,7 +126,8 @@ def test_linking_a_chat_account_brings_its_conversations_into_the_360(api, db):
     )
     assert linked.status_code == 201, linked.text
     view = api.client.get(f"/api/v1/customers/{customer.id}", headers=api.as_("agent")).json()
-    assert [c["channel"] for c in view["conversations"]] == ["wechat"]  # not the telegram one
+    linked = [c["sender_id"] for c in view["conversations"]]
+    assert linked == [f"wechat:{open_id}"]  # not the telegram or REST ones
     assert {"channel": "wechat", "external_id": open_id, "verified": True} in view["customer"][
         "identities"
     ]

@@ -6,17 +6,21 @@ import uuid
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from crm_bridge.core.config import Settings
+from crm_bridge.core.proofs import PROOF_HEADER
 from crm_bridge.main import create_app
 from crm_bridge.models import Conversation, ConversationStatus, Feedback, utcnow
 from tests.utils.factories import make_customer
+from tests.utils.proofs import EXPIRED, FORGED_KEY, bot_headers, proof
 
 URL = "/api/v1/feedback"
 
 
 def _uid() -> str:
-    return uuid.uuid4().hex[:10]
+    """A widget conversation's key, as Rasa names it."""
+    return f"socketio:w_{uuid.uuid4().hex}"
 
 
 def _conversation(db, sender, customer_id=None, started_ago=timedelta(minutes=5)):
@@ -36,7 +40,8 @@ def _conversation(db, sender, customer_id=None, started_ago=timedelta(minutes=5)
 
 
 def _post(api, **body):
-    response = api.client.post(URL, json=body, headers=api.as_("service"))
+    """The bot rates its conversation, with the proof of that conversation's message."""
+    response = api.client.post(URL, json=body, headers=api.bot(body["sender_id"]))
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -105,7 +110,7 @@ def test_feedback_without_conversation_waits_unlinked(api):
 
 
 def test_list_and_filters(api, db):
-    entry = f"kb-{_uid()}"
+    entry = f"kb-{uuid.uuid4().hex[:10]}"
     sender = _uid()
     first = _post(api, sender_id=sender, kind="kb_answer", rating=1, kb_entry_id=entry)
     second = _post(api, sender_id=sender, kind="kb_answer", rating=0, kb_entry_id=entry)
@@ -155,10 +160,38 @@ def test_comment_is_masked_when_transcripts_are(api, db):
                 "rating": 1,
                 "comment": "call me on 13800138000 or li@example.com",
             },
-            headers={"X-API-Key": settings.api_key.get_secret_value()},
+            headers=bot_headers(settings, sender),
         )
     assert response.status_code == 201, response.text
     assert response.json()["comment"] == "call me on [phone] or [email]"
     db.expire_all()
     assert db.get(Feedback, response.json()["id"]).comment == "call me on [phone] or [email]"
     assert db.get(Conversation, conversation.id).csat_comment == "call me on [phone] or [email]"
+
+
+def test_the_bot_rates_only_its_proofs_conversation(api, db):
+    sender, victim = _uid(), _uid()
+    conversation = _conversation(db, victim)
+    db.commit()
+    body = {"sender_id": victim, "kind": "csat", "rating": 1, "comment": "terrible"}
+    for headers, code in (
+        (api.bot(sender), 403),  # a proof of another conversation
+        (api.as_("bot"), 401),  # no proof
+        ({**api.as_("bot"), PROOF_HEADER: proof(api.settings, victim, key=FORGED_KEY)}, 401),
+        (api.as_("agent"), 403),  # staff read ratings, they do not give them
+    ):
+        response = api.client.post(URL, json=body, headers=headers)
+        assert response.status_code == code, response.text
+    db.expire_all()
+    assert db.get(Conversation, conversation.id).csat is None
+    assert db.scalars(select(Feedback).where(Feedback.sender_id == victim)).all() == []
+    # A rating after the proof expired (the customer rated when an agent closed the chat
+    # long after their last message) is taken for its own conversation.
+    late = api.client.post(URL, json=body, headers=api.bot(victim, age=EXPIRED))
+    assert late.status_code == 201, late.text
+    db.expire_all()
+    assert db.get(Conversation, conversation.id).csat == 1
+    # The full key may rate any conversation; the bot may not list ratings.
+    full = api.client.post(URL, json={**body, "rating": 3}, headers=api.as_("service"))
+    assert full.status_code == 201
+    assert api.client.get(URL, headers=api.bot(victim)).status_code == 403

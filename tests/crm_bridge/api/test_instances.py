@@ -12,14 +12,18 @@ from contextlib import ExitStack
 
 from sqlalchemy import select
 
+from crm_bridge.api.routes.console import POLICY_VIOLATION
+from crm_bridge.cli import main as cli_main
 from crm_bridge.models import Agent, AgentRole, Escalation, EscalationStatus
 from tests.crm_bridge.instances import (
     Console,
+    closed_within,
     of_type,
     two_bridges,
     write_broker_rows,
 )
 from tests.utils import rasa_events as ev
+from tests.utils.factories import PASSWORD
 
 
 def _online(bridges, agent, client) -> None:
@@ -54,7 +58,7 @@ def test_consoles_on_a_get_what_happens_on_b_once_with_visibility(tmp_path):
         assert not of_type(wang_a.drain(), "agent")
 
         # A handoff opened on B shows in the queue of the consoles on A.
-        first = bridges.open(b, "inst-s1")
+        first = bridges.open(b, "socketio:inst-s1")
         got = wang_a.until(
             lambda got: any(
                 i["id"] == first["id"] for q in of_type(got, "queue") for i in q["data"]
@@ -62,7 +66,14 @@ def test_consoles_on_a_get_what_happens_on_b_once_with_visibility(tmp_path):
         )
 
         # A customer message, ingested by whichever instance leads: everyone sees a waiting one.
-        write_broker_rows(bridges.events_db, [ev.user("inst-s1", "我还在等，快点", language="zh")])
+        write_broker_rows(
+            bridges.events_db,
+            [
+                ev.user(
+                    "socketio:inst-s1", "我还在等，快点", language="zh", input_channel="socketio"
+                )
+            ],
+        )
         for console in (wang_a, boss_a, amy_b):
             got = console.until(lambda got: bool(of_type(got, "message")))
             lines = of_type(got, "message", handoff_id=first["id"], text="我还在等，快点")
@@ -93,8 +104,11 @@ def test_consoles_on_a_get_what_happens_on_b_once_with_visibility(tmp_path):
         assert not of_type(wang_a.drain(), "message")
 
         # Wang's own handoff, worked entirely on B, shows on his console on A once per step.
-        second = bridges.open(a, "inst-s2")
-        write_broker_rows(bridges.events_db, [ev.user("inst-s2", "hello?", language="en")])
+        second = bridges.open(a, "socketio:inst-s2")
+        write_broker_rows(
+            bridges.events_db,
+            [ev.user("socketio:inst-s2", "hello?", language="en", input_channel="socketio")],
+        )
         wang_a.until(lambda got: bool(of_type(got, "message", handoff_id=second["id"])))
         for path, body in (
             ("accept", None),
@@ -158,7 +172,7 @@ def test_two_agents_accepting_one_handoff_on_two_instances_one_wins(tmp_path):
         wang, amy = bridges.agent(), bridges.agent()
         _online(bridges, wang, a)
         for round_ in range(8):
-            handoff = bridges.open(a, f"race-accept-{round_}")
+            handoff = bridges.open(a, f"socketio:race-accept-{round_}")
             url = f"/api/v1/handoff/{handoff['id']}/accept"
             codes = _race(
                 [
@@ -190,7 +204,7 @@ def test_transfer_and_close_at_once_on_two_instances(tmp_path):
             _online(bridges, agent, a)
         closed = 0
         for round_ in range(4):
-            handoff = bridges.open(a, f"race-close-{round_}")
+            handoff = bridges.open(a, f"socketio:race-close-{round_}")
             base = f"/api/v1/handoff/{handoff['id']}"
             assert a.post(f"{base}/accept", headers=wang["headers"]).status_code == 200
             codes = _race(
@@ -225,18 +239,17 @@ def test_auto_assignment_on_two_instances_respects_capacity(tmp_path):
             session.get(Agent, wang["id"]).max_concurrent = 2
             session.commit()
         _online(bridges, wang, a)
-        service = bridges.service
         calls = [
             lambda i=i: (a if i % 2 else b).post(
                 "/api/v1/handoff",
                 json={
-                    "sender_id": f"race-cap-{i}",
+                    "sender_id": f"socketio:race-cap-{i}",
                     "reason": "asked_for_human",
                     "language": "zh",
                     "channel": "socketio",
                     "transcript": [],
                 },
-                headers=service,
+                headers=bridges.bot(f"socketio:race-cap-{i}"),
             )
             for i in range(6)
         ]
@@ -253,7 +266,7 @@ def test_one_sender_opening_twice_at_once_gets_one_handoff(tmp_path):
         a, b = bridges.a, bridges.b
         _online(bridges, bridges.agent(), a)
         body = {
-            "sender_id": "race-open",
+            "sender_id": "socketio:race-open",
             "reason": "asked_for_human",
             "language": "zh",
             "channel": "socketio",
@@ -262,7 +275,8 @@ def test_one_sender_opening_twice_at_once_gets_one_handoff(tmp_path):
         responses: list = [None, None]
 
         def call(i, client) -> None:
-            responses[i] = client.post("/api/v1/handoff", json=body, headers=bridges.service)
+            headers = bridges.bot("socketio:race-open")
+            responses[i] = client.post("/api/v1/handoff", json=body, headers=headers)
 
         barrier = threading.Barrier(2)
         threads = [
@@ -275,3 +289,40 @@ def test_one_sender_opening_twice_at_once_gets_one_handoff(tmp_path):
             thread.join(30)
         assert [r.status_code for r in responses] == [201, 201]
         assert responses[0].json()["id"] == responses[1].json()["id"]
+
+
+def test_ending_a_session_on_b_closes_its_console_on_a_through_the_relay(tmp_path):
+    # A's periodic session check is 30 s away: a close within seconds came through Redis.
+    with two_bridges(tmp_path) as bridges, ExitStack() as stack:
+        a, b = bridges.a, bridges.b
+        wang = bridges.agent()
+        second = b.post(
+            "/api/v1/login/access-token", data={"username": wang["login"], "password": PASSWORD}
+        ).json()["access_token"]
+        admin = bridges.agent(AgentRole.ADMIN)
+        first_on_a = Console(a, wang["token"], stack)
+        second_on_a = Console(a, second, stack)
+        for console in (first_on_a, second_on_a):
+            console.until(lambda got: bool(of_type(got, "queue")))
+        response = b.post("/api/v1/login/logout", headers=wang["headers"])
+        assert response.status_code == 204
+        assert closed_within(first_on_a.socket) == (POLICY_VIOLATION, "logged out")
+        second_on_a.drain()  # the other session's console is still open: it answers a ping
+        response = b.post(f"/api/v1/agents/{wang['id']}/deactivate", headers=admin["headers"])
+        assert response.status_code == 200, response.text
+        assert closed_within(second_on_a.socket) == (POLICY_VIOLATION, "account disabled")
+
+
+def test_the_cli_ends_sessions_on_running_instances_through_redis(tmp_path, monkeypatch, capsys):
+    with two_bridges(tmp_path) as bridges, ExitStack() as stack:
+        settings = bridges.a.app.state.settings
+        monkeypatch.setenv("CSA_VAR_DIR", str(settings.VAR_DIR))
+        monkeypatch.setenv("CSA_BRIDGE_DATABASE_URL", bridges.url)
+        monkeypatch.setenv("CSA_BRIDGE_FANOUT_URL", settings.FANOUT_URL)
+        monkeypatch.setenv("CSA_BRIDGE_FANOUT_CHANNEL", settings.FANOUT_CHANNEL)
+        amy = bridges.agent()
+        on_a = Console(bridges.a, amy["token"], stack)
+        on_a.until(lambda got: bool(of_type(got, "queue")))
+        assert cli_main(["agents", "logout", amy["login"]]) == 0
+        assert "1 session(s) ended" in capsys.readouterr().out
+        assert closed_within(on_a.socket) == (POLICY_VIOLATION, "logged out")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from crm_bridge.core.proofs import PROOF_HEADER
 from crm_bridge.models import AuditLog, Tier, utcnow
 from crm_bridge.services.customers import merge_customers
 from tests.utils.factories import make_customer, make_points, make_purchase
+from tests.utils.proofs import EXPIRED, FORGED_KEY, proof
 
 
 def test_loyalty_view(api, db):
@@ -70,3 +73,57 @@ def test_merged_customer_gives_the_survivor_and_unknown_is_404(api, db):
     assert body["spend_12m"] == "2500.00"
     missing = api.client.get("/api/v1/customers/999998/loyalty", headers=api.as_("service"))
     assert missing.status_code == 404 and missing.json()["detail"]
+
+
+def test_the_bot_reads_only_the_proven_customer(api, db):
+    user, other_user = f"u-{uuid.uuid4().hex[:8]}", f"u-{uuid.uuid4().hex[:8]}"
+    customer = make_customer(
+        db, tier=Tier.GOLD, points_balance=777, identities=[("site", user, True)]
+    )
+    other = make_customer(db, points_balance=1, identities=[("site", other_user, True)])
+    db.commit()
+    conversation = f"socketio:w_{uuid.uuid4().hex}"
+
+    def loyalty(customer_id: int, headers: dict[str, str]):
+        return api.client.get(f"/api/v1/customers/{customer_id}/loyalty", headers=headers)
+
+    mine = loyalty(customer.id, api.bot(conversation, site_user=user))
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["customer_id"] == customer.id and mine.json()["points_balance"] == 777
+    # Another customer's id, or any id for a message that proved nobody: "no such customer".
+    for customer_id, headers in (
+        (other.id, api.bot(conversation, site_user=user)),
+        (customer.id, api.bot(conversation, site_user=other_user)),
+        (customer.id, api.bot(f"rest:{user}")),
+        (999_997, api.bot(conversation, site_user=user)),
+    ):
+        refused = loyalty(customer_id, headers)
+        assert refused.status_code == 404, refused.text
+        assert "points_balance" not in refused.text
+    # No proof, an expired or a forged one: not even a 404.
+    stale = {
+        **api.as_("bot"),
+        PROOF_HEADER: proof(api.settings, conversation, site_user=user, age=EXPIRED),
+    }
+    forged = {
+        **api.as_("bot"),
+        PROOF_HEADER: proof(api.settings, conversation, site_user=user, key=FORGED_KEY),
+    }
+    for headers in (api.as_("bot"), stale, forged):
+        assert loyalty(customer.id, headers).status_code == 401
+
+
+def test_the_bot_reads_a_merged_customer_by_the_survivors_id(api, db):
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    survivor = make_customer(db, tier=Tier.SILVER, points_balance=100)
+    merged = make_customer(db, points_balance=50, identities=[("site", user, True)])
+    merge_customers(db, survivor, merged)
+    db.commit()
+    headers = api.bot(f"socketio:w_{uuid.uuid4().hex}", site_user=user)
+    # /bot/identify answers with the survivor's id; that is the one the bot may read.
+    found = api.client.post("/api/v1/bot/identify", json={}, headers=headers).json()
+    assert found["customer_id"] == survivor.id
+    ok = api.client.get(f"/api/v1/customers/{survivor.id}/loyalty", headers=headers)
+    assert ok.status_code == 200 and ok.json()["points_balance"] == 150
+    old_id = api.client.get(f"/api/v1/customers/{merged.id}/loyalty", headers=headers)
+    assert old_id.status_code == 404

@@ -19,7 +19,7 @@ DAY = datetime(2024, 3, 5, 10, tzinfo=UTC)  # a day no other test writes to
 
 def _conversation(db, channel, language, status, sentiment, csat=None, nps=None, at=DAY):
     conversation = Conversation(
-        sender_id=uuid.uuid4().hex,
+        sender_id=f"{channel}:{uuid.uuid4().hex}",  # Rasa's conversation key
         channel=channel,
         language=language,
         status=status,
@@ -87,6 +87,7 @@ def test_export_csv(api, db):
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
     assert len(rows) == 1 and rows[0]["status"] == "abandoned" and rows[0]["channel"] == "socketio"
+    assert rows[0]["sender_id"].startswith("socketio:")  # the conversation key, as stored
 
 
 def test_bad_range_is_rejected(api):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from channels.proofs import issue
 from sqlalchemy import func, select
 
 from crm_bridge.models import Conversation, ConversationStatus, Message, MessageRole
 from crm_bridge.services.ingest import EventIngestor, RasaEvent
 from tests.utils import rasa_events as ev
+from tests.utils.factories import make_customer
 
 
 def _ingest(sessions, payloads, scorer=None, idle_minutes=30.0) -> int:
@@ -19,13 +21,13 @@ def _ingest(sessions, payloads, scorer=None, idle_minutes=30.0) -> int:
 
 def test_a_conversation_with_turns_language_and_sentiment(sessions, sentiment_scorer):
     events = [
-        ev.simple("s1", "action", name="action_session_start"),
-        ev.simple("s1", "session_started"),
-        ev.user("s1", "你好", language="zh"),
-        ev.bot("s1", "您好！", utter_action="utter_greet"),
-        ev.user("s1", "太差了，我要投诉", intent="complain", language="zh"),
-        ev.bot("s1", "非常抱歉", kb_entry_id="complaints", kb_confidence=0.81),
-        ev.user("s1", "谢谢", intent="thank", language="zh"),
+        ev.simple("rest:s1", "action", name="action_session_start"),
+        ev.simple("rest:s1", "session_started"),
+        ev.user("rest:s1", "你好", language="zh"),
+        ev.bot("rest:s1", "您好！", utter_action="utter_greet"),
+        ev.user("rest:s1", "太差了，我要投诉", intent="complain", language="zh"),
+        ev.bot("rest:s1", "非常抱歉", kb_entry_id="complaints", kb_confidence=0.81),
+        ev.user("rest:s1", "谢谢", intent="thank", language="zh"),
     ]
     assert _ingest(sessions, events, scorer=sentiment_scorer) == len(events)
     with sessions() as session:
@@ -52,24 +54,24 @@ def test_a_conversation_with_turns_language_and_sentiment(sessions, sentiment_sc
 
 
 def test_replayed_events_are_not_stored_twice(sessions):
-    events = [ev.user("s2", "hello", language="en"), ev.bot("s2", "Hi!")]
+    events = [ev.user("rest:s2", "hello", language="en"), ev.bot("rest:s2", "Hi!")]
     assert _ingest(sessions, events) == 2
     assert _ingest(sessions, events) == 0
-    assert _ingest(sessions, [*events, ev.user("s2", "thanks", language="en")]) == 1
+    assert _ingest(sessions, [*events, ev.user("rest:s2", "thanks", language="en")]) == 1
     with sessions() as session:
         assert session.scalar(select(func.count(Message.id))) == 3
         assert session.scalar(select(func.count(Conversation.id))) == 1
 
 
 def test_new_session_and_idle_gap_start_new_conversations(sessions):
-    first = ev.user("s3", "hello")
+    first = ev.user("rest:s3", "hello")
     events = [
         first,
-        ev.bot("s3", "Hi!"),
-        ev.simple("s3", "session_started"),
-        ev.user("s3", "back again"),
+        ev.bot("rest:s3", "Hi!"),
+        ev.simple("rest:s3", "session_started"),
+        ev.user("rest:s3", "back again"),
     ]
-    late = ev.user("s3", "still there?")
+    late = ev.user("rest:s3", "still there?")
     late["timestamp"] = events[-1]["timestamp"] + 31 * 60
     _ingest(sessions, [*events, late])
     with sessions() as session:
@@ -83,8 +85,8 @@ def test_new_session_and_idle_gap_start_new_conversations(sessions):
 
 def test_pause_agent_reply_and_resume(sessions):
     events = [
-        ev.user("s4", "转人工", intent="human_handoff", language="zh"),
-        ev.simple("s4", "pause"),
+        ev.user("rest:s4", "转人工", intent="human_handoff", language="zh"),
+        ev.simple("rest:s4", "pause"),
     ]
     _ingest(sessions, events)
     with sessions() as session:
@@ -92,12 +94,12 @@ def test_pause_agent_reply_and_resume(sessions):
             session.scalars(select(Conversation)).one().status
             == ConversationStatus.WAITING_FOR_AGENT
         )
-    _ingest(sessions, [ev.bot("s4", "您好，我是客服小王", agent="小王")])
+    _ingest(sessions, [ev.bot("rest:s4", "您好，我是客服小王", agent="小王")])
     with sessions() as session:
         conversation = session.scalars(select(Conversation)).one()
         assert conversation.status == ConversationStatus.WITH_AGENT
         assert conversation.messages[-1].role == MessageRole.AGENT
-    _ingest(sessions, [ev.simple("s4", "resume"), ev.simple("s4", "restart")])
+    _ingest(sessions, [ev.simple("rest:s4", "resume"), ev.simple("rest:s4", "restart")])
     with sessions() as session:
         conversation = session.scalars(select(Conversation)).one()
         assert conversation.ended_at is not None
@@ -105,7 +107,7 @@ def test_pause_agent_reply_and_resume(sessions):
 
 
 def test_button_payloads_are_not_scored(sessions, sentiment_scorer):
-    _ingest(sessions, [ev.user("s5", "/affirm", intent="affirm")], scorer=sentiment_scorer)
+    _ingest(sessions, [ev.user("rest:s5", "/affirm", intent="affirm")], scorer=sentiment_scorer)
     with sessions() as session:
         message = session.scalars(select(Message)).one()
         assert message.sentiment_score is None
@@ -122,7 +124,10 @@ def test_malformed_payloads_are_rejected():
 
 def test_transcripts_can_be_stored_masked(sessions):
     ingestor = EventIngestor(scorer=None, idle_timeout=timedelta(minutes=30), mask_transcripts=True)
-    events = [ev.user("s6", "我的手机是13800138000"), ev.bot("s6", "已记录 li@example.com")]
+    events = [
+        ev.user("rest:s6", "我的手机是13800138000"),
+        ev.bot("rest:s6", "已记录 li@example.com"),
+    ]
     with sessions() as session, session.begin():
         ingestor.apply(session, [RasaEvent(p["sender_id"], p) for p in events])
     with sessions() as session:
@@ -149,16 +154,61 @@ def test_a_recreated_broker_table_is_read_from_the_start(sessions, tmp_path):
                 [(r["sender_id"], json_lib.dumps(r)) for r in rows],
             )
 
-    write([ev.user("r1", "hello", language="en"), ev.bot("r1", "Hi!"), ev.user("r1", "ok")])
+    write(
+        [
+            ev.user("rest:r1", "hello", language="en"),
+            ev.bot("rest:r1", "Hi!"),
+            ev.user("rest:r1", "ok"),
+        ]
+    )
     tail = SqlBrokerTail(
         f"sqlite:///{events_db}", sessions, EventIngestor(None, timedelta(minutes=30))
     )
     assert tail.poll_once() == 3
     events_db.unlink()  # Rasa's broker database deleted; the CRM keeps its position (3)
-    write([ev.user("r2", "你好", language="zh")])
+    write([ev.user("rest:r2", "你好", language="zh")])
     assert tail.poll_once() == 0  # notices the reset
     assert tail.poll_once() == 1
     with sessions() as session:
         senders = set(session.scalars(select(Conversation.sender_id)))
-    assert senders == {"r1", "r2"}
+    assert senders == {"rest:r1", "rest:r2"}
     tail.engine.dispose()
+
+
+def test_chat_accounts_are_found_by_their_plain_id_on_their_own_channel(sessions):
+    # Rasa keys conversations "<channel>:<sender>"; the CRM knows the account by its OpenID.
+    with sessions() as session, session.begin():
+        follower = make_customer(session, identities=[("wechat", "oFollower1", True)]).id
+        visitor = make_customer(session, identities=[("socketio", "w_visitor", True)]).id
+    events = [
+        ev.user("wechat:oFollower1", "你好", input_channel="wechat"),
+        ev.user("socketio:w_visitor", "hello", input_channel="socketio"),
+        # A REST client naming the follower's id, or the visitor's key as its sender, is
+        # another conversation and nobody's.
+        ev.user("rest:oFollower1", "我是他", input_channel="rest"),
+        ev.user("rest:socketio:w_visitor", "me too", input_channel="rest"),
+    ]
+    _ingest(sessions, events)
+    with sessions() as session:
+        owners = dict(
+            session.execute(select(Conversation.sender_id, Conversation.customer_id)).all()
+        )
+    assert owners == {
+        "wechat:oFollower1": follower,
+        "socketio:w_visitor": visitor,
+        "rest:oFollower1": None,
+        "rest:socketio:w_visitor": None,
+    }
+
+
+def test_the_identity_proof_is_not_stored(sessions):
+    token = issue("k" * 32, conversation="socketio:w_p", channel="socketio", site_user="shop-1")
+    metadata = {"csa_proof": token, "language": "zh", "page": "/checkout"}
+    _ingest(
+        sessions, [ev.user("socketio:w_p", "我的积分", input_channel="socketio", metadata=metadata)]
+    )
+    with sessions() as session:
+        message = session.scalars(select(Message)).one()
+        dumped = repr(message.extra)
+    assert message.extra["metadata"] == {"language": "zh", "page": "/checkout"}
+    assert token not in dumped and "csa_proof" not in dumped

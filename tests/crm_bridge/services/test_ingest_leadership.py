@@ -66,7 +66,7 @@ def _workers(settings: Settings, sessions, count: int = 2):
 
 
 def _events(prefix: str, n: int) -> list[dict]:
-    return [ev.user(f"{prefix}-{i % 3}", f"{prefix} message {i}") for i in range(n)]
+    return [ev.user(f"rest:{prefix}-{i % 3}", f"{prefix} message {i}") for i in range(n)]
 
 
 def test_one_instance_ingests_and_the_other_takes_over_when_it_dies(crm, tmp_path):

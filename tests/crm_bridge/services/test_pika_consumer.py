@@ -51,7 +51,7 @@ def test_redelivered_and_replayed_events_are_stored_once(sessions, broker):
     queue, exchange, publish = broker
     events = []
     for i in range(30):
-        sender = f"pika-{i}"
+        sender = f"rest:pika-{i}"
         events += [ev.user(sender, "你好" if i % 2 else "hello"), ev.bot(sender, "hi")]
     consumer = PikaConsumer(
         URL, queue, exchange, sessions, EventIngestor(None, timedelta(minutes=30)), batch_size=7
@@ -65,7 +65,7 @@ def test_redelivered_and_replayed_events_are_stored_once(sessions, broker):
 
 def test_malformed_messages_are_skipped(sessions, broker):
     queue, exchange, publish = broker
-    publish([{"not": "an event"}, ev.user("ok-sender", "hello")])
+    publish([{"not": "an event"}, ev.user("rest:ok-sender", "hello")])
     consumer = PikaConsumer(
         URL, queue, exchange, sessions, EventIngestor(None, timedelta(minutes=30))
     )
@@ -75,9 +75,9 @@ def test_malformed_messages_are_skipped(sessions, broker):
 def test_a_turn_published_as_one_message_is_stored_whole(sessions, broker):
     # bot/components/pika_broker.py publishes a saved turn as a JSON array of its events.
     queue, exchange, publish = broker
-    sender = "turn-sender"
+    sender = "rest:turn-sender"
     turn = [ev.user(sender, "我的订单呢"), {"not": "an event"}, ev.bot(sender, "好的")]
-    publish([turn, ev.user("single-sender", "hello")])
+    publish([turn, ev.user("rest:single-sender", "hello")])
     consumer = PikaConsumer(
         URL, queue, exchange, sessions, EventIngestor(None, timedelta(minutes=30))
     )
@@ -99,7 +99,7 @@ def test_steady_traffic_is_stored_while_it_lasts(sessions, broker):
     stored_meanwhile = 0
     try:
         for i in range(120):  # 0.025 s apart: 3 s of traffic, never a 0.2 s pause
-            publish([ev.user(f"steady-{i}", "hello")])
+            publish([ev.user(f"rest:steady-{i}", "hello")])
             time.sleep(0.025)
             if i == 100:
                 with sessions() as session:
@@ -115,7 +115,7 @@ def test_an_event_the_bridge_stored_meanwhile_does_not_fail_its_batch(sessions, 
     # event gets when Rasa publishes it. That commit can land between the batch's check of
     # seen keys and its insert: the batch failed on the unique key (an ERROR with a traceback,
     # the consumer reconnected and got the batch again a second later).
-    sender = "race-sender"
+    sender = "rest:race-sender"
     reply = ev.bot(sender, "an agent's reply")
     turn = [ev.user(sender, "hello"), reply, ev.user(sender, "thanks")]
     engine = sessions.kw["bind"]
