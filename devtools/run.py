@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import multiprocessing
 import os
 import re
@@ -29,10 +30,19 @@ import httpx
 from crm_bridge.core.config import Settings as BridgeSettings
 from crm_bridge.main import train_sentiment_if_missing
 from crm_bridge.sentiment.train import is_trained
-from devtools import frontend
+from devtools import frontend, secret_files
 from devtools.config import ROOT, LauncherSettings
+from devtools.conversation_keys import qualify_stored_keys
 from devtools.model import TrainingError, ensure_model
-from devtools.secret_files import BRIDGE_API_KEY, RASA_TOKEN, SITE_IDENTITY_SECRET, ensure_secret
+from devtools.secret_files import (
+    ACTIONS_TOKEN,
+    IDENTITY_PROOF_KEY,
+    RASA_TOKEN,
+    SITE_IDENTITY_SECRET,
+    WIDGET_SESSION_KEY,
+    ensure_secret,
+    ensure_secrets,
+)
 from knowledge_base.cli import main as kb_main
 from knowledge_base.config import get_settings as get_kb_settings
 
@@ -91,7 +101,11 @@ def supervised_procfile(procfile: Path, settings: LauncherSettings) -> Path:
 
 
 # bot/credentials.yml names these; Rasa refuses unset variables, so unset means "not used".
-WECHAT_DEFAULTS = {
+CHANNEL_DEFAULTS = {
+    "CSA_RATE_LIMITS": "",
+    "CSA_TRUSTED_PROXIES": "",
+    "CSA_WIDGET_ORIGINS": "",
+    "CSA_SITE_IDENTITY_MAX_TTL": "",
     "CSA_WECHAT_TOKEN": "",
     "CSA_WECHAT_ENCODING_AES_KEY": "",
     "CSA_WECHAT_APP_ID": "",
@@ -112,7 +126,7 @@ def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str
     """Environment of the processes: where everything is and how they reach each other."""
     var = settings.VAR_DIR.resolve()
     return {
-        **WECHAT_DEFAULTS,
+        **CHANNEL_DEFAULTS,
         **os.environ,
         "CSA_VAR_DIR": str(var),
         "CSA_HOST": settings.HOST,
@@ -123,6 +137,12 @@ def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str
         "CSA_SERVICES_PYTHON": str(settings.services_python),
         "CSA_RASA_MODEL": str(model or ""),
         "CSA_RASA_TOKEN": ensure_secret(var, RASA_TOKEN),
+        # Rasa sends the current action token; the action server accepts every valid one.
+        "CSA_ACTIONS_TOKEN": ensure_secret(var, ACTIONS_TOKEN),
+        "CSA_ACTIONS_TOKENS": ",".join(ensure_secrets(var, ACTIONS_TOKEN)),
+        "CSA_IDENTITY_PROOF_KEY": ensure_secret(var, IDENTITY_PROOF_KEY),
+        "CSA_WIDGET_SESSION_KEY": ",".join(ensure_secrets(var, WIDGET_SESSION_KEY)),
+        "CSA_SITE_IDENTITY_SECRET": ",".join(ensure_secrets(var, SITE_IDENTITY_SECRET)),
         "CSA_RASA_TRACKER_DB": str(var / "rasa" / "tracker.db"),
         "CSA_RASA_EVENTS_DB": str(var / "rasa" / "events.db"),
         "CSA_ACTIONS_URL": settings.url(settings.ACTIONS_PORT) + "/webhook",
@@ -138,11 +158,20 @@ def process_env(settings: LauncherSettings, model: Path | None) -> dict[str, str
         "CSA_BRIDGE_CODE_OUTBOX_DIR": os.environ.get("CSA_BRIDGE_CODE_OUTBOX_DIR")
         or str(var / "outbox"),
         **broker_env(settings),
+        **bridge_public_env(),
         "CSA_ACTIONS_BRIDGE_URL": settings.url(settings.BRIDGE_PORT),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def bridge_public_env() -> dict[str, str]:
+    """The bridge's CORS origins from ``CSA_WIDGET_ORIGINS`` (one setting for both servers)."""
+    if "CSA_BRIDGE_WIDGET_ALLOWED_ORIGINS" in os.environ:
+        return {}
+    origins = [o.strip() for o in os.environ.get("CSA_WIDGET_ORIGINS", "").split(",") if o.strip()]
+    return {"CSA_BRIDGE_WIDGET_ALLOWED_ORIGINS": json.dumps(origins)}
 
 
 def broker_env(settings: LauncherSettings) -> dict[str, str]:
@@ -347,6 +376,12 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def announce_moved(moved: int, store: str) -> None:
+    """Say how many stored conversations got channel-qualified keys (when any did)."""
+    if moved:
+        print(f"[run] {store}: {moved} conversations re-keyed by channel", flush=True)
+
+
 def prepare(settings: LauncherSettings, train: bool = True) -> Path | None:
     """Secrets, trained models and the knowledge-base index every profile needs.
 
@@ -357,8 +392,11 @@ def prepare(settings: LauncherSettings, train: bool = True) -> Path | None:
     """
     for folder in ("rasa", "log"):
         (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
-    ensure_secret(settings.VAR_DIR, BRIDGE_API_KEY)
-    ensure_secret(settings.VAR_DIR, SITE_IDENTITY_SECRET)  # the demo shop signs with it
+    for name in secret_files.ALL:
+        ensure_secret(settings.VAR_DIR, name)
+    for store in ("tracker.db", "events.db"):
+        if (path := settings.VAR_DIR / "rasa" / store).exists():
+            announce_moved(qualify_stored_keys(f"sqlite:///{path}"), path.name)
     if not train:
         return None
     model = ensure_model(ROOT / "bot", settings.model_dir, settings.bot_python)

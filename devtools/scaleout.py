@@ -20,6 +20,7 @@ machines: docs/scale-out.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -32,21 +33,37 @@ import httpx
 from sqlalchemy import create_engine, make_url, text
 
 from devtools.config import ROOT, LauncherSettings
+from devtools.conversation_keys import qualify_stored_keys
 from devtools.model import TrainingError
 from devtools.packages import PackageError, ensure_package
-from devtools.run import health_checks, prepare_in_child, process_env, supervise
+from devtools.run import (
+    announce_moved,
+    health_checks,
+    prepare_in_child,
+    process_env,
+    supervise,
+)
 
 PROCFILE = ROOT / "Procfile.scaleout"
 READY_LINE = "[scaleout] all services are up"
 
 
 def internal_ports(settings: LauncherSettings) -> dict[str, int]:
-    """Ports of the instances behind nginx (the public ports stay the embedded ones)."""
+    """Ports behind the public ones: the instances, and nginx's private listeners.
+
+    The public ports stay the embedded ones and publish only the public doors; the private
+    listeners (``RASA_API``, ``BRIDGE_API``) balance everything over the instances for the
+    processes of the system itself (the bridges' calls to Rasa's HTTP API, the action server's
+    calls to the bridge, health checks). In a deployment on several machines they listen on the
+    private network only.
+    """
     return {
         "RASA1": settings.RASA_PORT + 10,
         "RASA2": settings.RASA_PORT + 20,
+        "RASA_API": settings.RASA_PORT + 30,
         "BRIDGE1": settings.BRIDGE_PORT + 10,
         "BRIDGE2": settings.BRIDGE_PORT + 20,
+        "BRIDGE_API": settings.BRIDGE_PORT + 30,
     }
 
 
@@ -95,9 +112,17 @@ def scaleout_env(settings: LauncherSettings, model: Path | None, nginx: Path) ->
             "CSA_REDIS_PORT": str(redis.port or 6379),
             "CSA_REDIS_DB": (redis.path or "/0").strip("/") or "0",
             "CSA_CHANNEL_STATE_URL": settings.SCALEOUT_REDIS_URL,
+            # nginx is the only client of the instances: its X-Forwarded-For names the client.
+            "CSA_TRUSTED_PROXIES": settings.HOST,
+            "CSA_BRIDGE_TRUSTED_PROXIES": json.dumps([settings.HOST]),
+            "CSA_BRIDGE_RATE_LIMIT_STORAGE_URL": settings.SCALEOUT_REDIS_URL,
             "CSA_BRIDGE_DATABASE_URL": urls["crm"],
             "CSA_BRIDGE_FANOUT_URL": settings.SCALEOUT_REDIS_URL,
             "CSA_BRIDGE_SEED_DEMO": "false",  # seeded once, before the two instances start
+            # The system's own calls go through nginx's private listeners: the public ports
+            # do not serve Rasa's HTTP API or the bot's routes of the bridge.
+            "CSA_BRIDGE_RASA_URL": settings.url(ports["RASA_API"]),
+            "CSA_ACTIONS_BRIDGE_URL": settings.url(ports["BRIDGE_API"]),
             "CSA_NGINX": str(nginx),
             "CSA_NGINX_PREFIX": str(settings.VAR_DIR / "nginx"),
         }
@@ -105,8 +130,21 @@ def scaleout_env(settings: LauncherSettings, model: Path | None, nginx: Path) ->
     return env
 
 
+PUBLIC_RASA = ("/webhooks/", "/socket.io/")
+"""What the public Rasa port serves: the channels. Rasa's HTTP API stays private."""
+PUBLIC_BRIDGE = ("= /widget.js", "/api/v1/widget/", "/console/", "/api/v1/")
+"""What the public bridge port serves: the widget, the console and its API."""
+PRIVATE_BRIDGE = ("/api/v1/bot/",)
+"""Refused on the public bridge port although under ``/api/v1/``: the bot's routes."""
+
+
 def nginx_conf(settings: LauncherSettings) -> str:
-    """The nginx config for both pairs: WebSockets pass through, a dead instance is skipped."""
+    """The nginx config: public doors only on the public ports, everything on the private ones.
+
+    WebSockets pass through and a dead instance is skipped. No access log (nginx's would write
+    query strings, where WeChat's callbacks put the follower's OpenID; docs/security.md shows a
+    path-only format for those who want one).
+    """
     ports = internal_ports(settings)
     host = settings.HOST
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -117,22 +155,38 @@ def nginx_conf(settings: LauncherSettings) -> str:
         )
         return f"    upstream {name} {{\n{servers}        keepalive 32;\n    }}\n"
 
-    def server(port: int, name: str) -> str:
+    def proxied(match: str, name: str) -> str:
         return (
-            f"    server {{\n"
-            f"        listen {host}:{port};\n"
-            f"        client_max_body_size 1m;\n"
-            f"        location / {{\n"
+            f"        location {match} {{\n"
             f"            proxy_pass http://{name};\n"
             f"            proxy_http_version 1.1;\n"
             f"            proxy_set_header Upgrade $http_upgrade;\n"
             f"            proxy_set_header Connection $connection_upgrade;\n"
             f"            proxy_set_header Host $host;\n"
             f"            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            f"            proxy_set_header X-Forwarded-Proto $scheme;\n"
             f"            proxy_read_timeout 3600s;\n"
             f"            proxy_next_upstream error timeout http_502 http_503;\n"
             f"            proxy_next_upstream_tries 2;\n"
             f"        }}\n"
+        )
+
+    def server(
+        port: int, name: str, public: Sequence[str] | None, refused: Sequence[str] = ()
+    ) -> str:
+        if public is None:  # private listener: everything
+            locations = proxied("/", name)
+        else:
+            locations = "".join(proxied(match, name) for match in public)
+            locations += "".join(
+                f"        location {m} {{\n            return 404;\n        }}\n" for m in refused
+            )
+            locations += "        location / {\n            return 404;\n        }\n"
+        return (
+            f"    server {{\n"
+            f"        listen {host}:{port};\n"
+            f"        client_max_body_size 1m;\n"
+            f"{locations}"
             f"    }}\n"
         )
 
@@ -155,8 +209,10 @@ def nginx_conf(settings: LauncherSettings) -> str:
         f"    }}\n"
         f"{upstream('rasa', ['RASA1', 'RASA2'])}"
         f"{upstream('bridge', ['BRIDGE1', 'BRIDGE2'])}"
-        f"{server(settings.RASA_PORT, 'rasa')}"
-        f"{server(settings.BRIDGE_PORT, 'bridge')}"
+        f"{server(settings.RASA_PORT, 'rasa', PUBLIC_RASA)}"
+        f"{server(settings.BRIDGE_PORT, 'bridge', PUBLIC_BRIDGE, PRIVATE_BRIDGE)}"
+        f"{server(ports['RASA_API'], 'rasa', None)}"
+        f"{server(ports['BRIDGE_API'], 'bridge', None)}"
         f"}}\n"
     )
 
@@ -191,6 +247,7 @@ def prepare_stores(settings: LauncherSettings, env: dict[str, str]) -> None:
     )
     command = [str(settings.bot_python), "-c", create_tracker_tables]
     subprocess.run(command, cwd=ROOT / "bot", env=env, check=True)
+    announce_moved(qualify_stored_keys(database_urls(settings)["rasa"]), "tracker store")
 
 
 def scaleout_checks(settings: LauncherSettings, token: str) -> dict[str, Callable[[], bool]]:
@@ -208,9 +265,14 @@ def scaleout_checks(settings: LauncherSettings, token: str) -> dict[str, Callabl
         checks[name.lower()] = lambda url=url: httpx.get(url, timeout=5).status_code == 200
 
     def nginx() -> bool:
-        bridge = httpx.get(settings.url(settings.BRIDGE_PORT) + "/health", timeout=5)
-        rasa = httpx.get(settings.url(settings.RASA_PORT) + "/", timeout=5)
-        return bridge.status_code == 200 and rasa.status_code == 200
+        urls = [
+            settings.url(settings.RASA_PORT) + "/webhooks/rest/",
+            settings.url(settings.BRIDGE_PORT) + "/api/v1/widget/history",  # 401: it answers
+            settings.url(ports["RASA_API"]) + "/",
+            settings.url(ports["BRIDGE_API"]) + "/health",
+        ]
+        codes = [httpx.get(url, timeout=5).status_code for url in urls]
+        return codes == [200, 401, 200, 200]
 
     checks["nginx"] = nginx
     return checks
@@ -223,9 +285,10 @@ def describe(settings: LauncherSettings) -> str:
     return "\n".join(
         [
             READY_LINE,
-            f"  Rasa (nginx)   {rasa}  -> :{ports['RASA1']} and :{ports['RASA2']}",
+            f"  Rasa (nginx)   {rasa}  -> :{ports['RASA1']} and :{ports['RASA2']}"
+            f"  (public: channels; private API: :{ports['RASA_API']})",
             f"  bridge (nginx) {bridge}  -> :{ports['BRIDGE1']} and :{ports['BRIDGE2']}"
-            f"  (console: {bridge}/console/)",
+            f"  (public: console {bridge}/console/, widget; private: :{ports['BRIDGE_API']})",
             f"  action server  {settings.url(settings.ACTIONS_PORT)}",
             f"  PostgreSQL     {make_url(settings.SCALEOUT_POSTGRES_URL).render_as_string()}"
             f" (databases {settings.SCALEOUT_CRM_DB}, {settings.SCALEOUT_RASA_DB})",
