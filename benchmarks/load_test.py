@@ -1,16 +1,19 @@
 """Load test of the running system: concurrent website customers, agents answering handoffs.
 
 Simulates ``--customers`` concurrent customers (default 60) who talk to Rasa exactly as the
-website widget does (socket.io: ``session_request`` / ``session_confirm``, ``user_uttered``
-with ``customData``, ``bot_uttered``; web_widget/CONTRACT.md), a share of them over Rasa's REST
-webhook instead (``--rest-share``). Each customer has a seeded script of turns in Chinese or
-English mixing
+website widget does (socket.io: ``session_request`` / ``session_confirm`` with the session token
+the server issues, ``user_uttered`` with that token and ``customData``, ``bot_uttered``;
+web_widget/CONTRACT.md), a share of them over Rasa's REST webhook instead (``--rest-share``;
+REST customers are always anonymous: any REST client can name any sender). Each customer has a
+seeded script of turns in Chinese or English mixing
 
 - ``kb``: knowledge questions taken from the shipped demo knowledge base
   (knowledge_base/demo/faq.yml), each variant that Rasa's NLU sends to the knowledge base
   (asked once through ``/model/parse`` before the load; the others are listed in the report);
 - ``order``: order look-ups — anonymous ones must be refused, signed-in ones (the widget's
-  HMAC identity of a demo customer from crm_bridge/services/demo_seed.py) must get the status;
+  signed user of a demo customer from crm_bridge/services/demo_seed.py: ``user_id``,
+  ``user_expires`` an hour ahead, ``user_hash`` = HMAC-SHA256 of ``"<user_id>:<expires>"``)
+  must get the status;
 - ``smalltalk``: greeting, "are you a bot?", thanks, goodbye (and the rating it may ask for);
 - ``handoff``: a small share of conversations ask for a human ("转人工" / "I want to talk to a
   human"). Simulated agents, created through the bridge's admin API, work them through the
@@ -48,6 +51,24 @@ no agents, and handoffs become tickets):
     var/venvs/services/bin/python benchmarks/load_test.py \
         --rasa-url http://127.0.0.1:5005 --bridge-url http://127.0.0.1:8000 --var-dir var
 
+**Rate limits.** Rasa's public doors limit messages and new widget sessions per client address
+(``CSA_RATE_LIMITS``, default ``ip=120/60,conversation=30/60,session=20/60``), and every
+simulated customer is this machine's address: start the system under test with limits the load
+cannot reach, or its figures measure the limiter::
+
+    CSA_RATE_LIMITS=ip=1000000/60,conversation=1000000/60,session=1000000/60 make run
+    # the scale-out profile likewise: CSA_RATE_LIMITS=… make run-scaleout
+
+Before the load, the generator reads the limits of the Rasa processes serving ``--rasa-url``
+from their environment (same machine and user) and stops (exit 2) when they could refuse the
+offered load; ``--allow-rate-limits`` runs anyway (to watch the limiter work). Refusals
+(REST 429, the widget's "too quickly" text) count as ``rate_limited`` errors.
+
+**Both profiles.** Rasa's HTTP API (``/model/parse``, trackers) and the bridge's ``/health``
+are private in the scale-out profile: on nginx's listeners at the public ports + 30, which the
+generator uses when the public port does not serve them (or give ``--rasa-api-url`` and
+``--bridge-api-url``).
+
 Exit code 0 when every message was answered correctly and p95 is within ``--max-p95-ms``
 (when given); 1 otherwise; 2 when the system cannot be reached or set up at all.
 """
@@ -74,7 +95,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import socketio
@@ -86,6 +107,18 @@ sys.path.insert(0, str(ROOT))
 from crm_bridge.services.demo_seed import CUSTOMERS as DEMO_CUSTOMERS  # noqa: E402
 
 KINDS = ("kb", "order", "smalltalk", "handoff")
+PRIVATE_OFFSET = 30
+"""The scale-out profile's private listeners (Rasa's API, the whole bridge): public port + 30."""
+SIGNED_FOR_S = 3600
+"""How long the simulated shop signs its users for (the widget refuses expired claims)."""
+RATE_LIMITED = ("您发送得太快了", "sending messages too quickly")
+"""Rasa's polite refusal past its rate limits (bot/channels/rate_limits.py), zh and en."""
+DEFAULT_RATE_LIMITS = "ip=120/60,conversation=30/60,session=20/60"
+"""Rasa's limits when ``CSA_RATE_LIMITS`` is empty (bot/channels/rate_limits.py)."""
+UNLIMITED = "ip=1000000/60,conversation=1000000/60,session=1000000/60"
+"""What to start the system under test with (``CSA_RATE_LIMITS``)."""
+MAX_TURNS = 20
+"""More than the messages of any one simulated conversation (its script, a handoff)."""
 FAQ = ROOT / "knowledge_base" / "demo" / "faq.yml"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 KB_INTENTS = frozenset({"ask_kb", "nlu_fallback", "out_of_scope"})
@@ -131,7 +164,7 @@ class Turn:
     kind: str
     text: str
     check: Check
-    metadata: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
     expect_entry: str | None = None  # kb: the FAQ entry the question comes from
 
 
@@ -140,7 +173,7 @@ class HandoffStep:
     """Ask for a human, then follow the handoff to its end."""
 
     text: str
-    metadata: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
 
 
 def _texts(replies: list[dict[str, Any]]) -> str:
@@ -221,7 +254,7 @@ async def routed_to_kb(
     async def intent(client: httpx.AsyncClient, text: str) -> str:
         async with gate:
             response = await client.post(
-                f"{settings.rasa_url}/model/parse", params={"token": token}, json={"text": text}
+                f"{rasa_api(settings)}/model/parse", params={"token": token}, json={"text": text}
             )
             response.raise_for_status()
             return response.json()["intent"]["name"]
@@ -262,10 +295,16 @@ def demo_customers() -> list[DemoCustomer]:
     return found
 
 
-def sign(secret: str, user_id: str) -> dict[str, str]:
-    """The widget's signed identity (``customData``): HMAC-SHA256 of the user id."""
-    digest = hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
-    return {"user_id": user_id, "user_hash": digest}
+def sign(secret: str, user_id: str, expires: int | None = None) -> dict[str, str | int]:
+    """The widget's signed user (``customData``), as the shop's server signs it.
+
+    ``user_hash`` = hex(HMAC-SHA256(secret, ``"<user_id>:<user_expires>"``)), valid until
+    ``expires`` (Unix seconds; default :data:`SIGNED_FOR_S` from now).
+    """
+    expires = int(time.time()) + SIGNED_FOR_S if expires is None else expires
+    message = f"{user_id}:{expires}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return {"user_id": user_id, "user_expires": expires, "user_hash": digest}
 
 
 class Scripts:
@@ -282,12 +321,13 @@ class Scripts:
     def conversation(self, rng: random.Random, channel: str) -> tuple[str, list[Any]]:
         """(language, steps) of one conversation.
 
-        Half the customers are signed in (when the site secret is known): like the widget,
-        they send their identity with every message.
+        Half the widget's customers are signed in (when the site secret is known): like the
+        widget, they send their signed user with every message. REST customers are anonymous
+        (the REST channel believes no signed user).
         """
         lang = rng.choice(("zh", "en"))
         signed = None
-        if self.site_secret and rng.random() < 0.5:
+        if self.site_secret and rng.random() < 0.5 and channel == "socketio":
             signed = rng.choice(self.customers)
         metadata = sign(self.site_secret, signed.user_id) if signed and self.site_secret else None
         steps: list[Any] = []
@@ -348,7 +388,7 @@ class Sample:
 class HandoffRecord:
     """One handoff, from the customer's and the agent's side (seconds since the start)."""
 
-    sender: str
+    sender: str  # the conversation key (socketio:w_…, rest:…), as the bridge's queue has it
     language: str
     channel: str
     requested: bool = True  # False: the system escalated by itself
@@ -440,6 +480,12 @@ class Settings:
     idle: float = 3.0
     processes: tuple[tuple[str, int], ...] = ()
     """More processes to sample, by listening port (the instances behind nginx)."""
+    rasa_api_url: str | None = None
+    """Rasa's HTTP API (``/model/parse``, trackers); found by :func:`preflight` when None."""
+    bridge_api_url: str | None = None
+    """The bridge's ``/health``; found by :func:`preflight` when None."""
+    allow_rate_limits: bool = False
+    """Run even when Rasa's rate limits could refuse the load."""
 
 
 class Pace:
@@ -459,28 +505,58 @@ class Pace:
         return max(0.05, pause - latency_s) if self.paced else pause
 
 
+class RateLimitedError(RuntimeError):
+    """Rasa refused a new widget session: past its rate limit of new sessions."""
+
+
 class SocketConversation:
-    """One widget session over Rasa's socket.io channel."""
+    """One widget session over Rasa's socket.io channel.
+
+    The server issues the session: ``session_confirm`` gives the token ``w_<32 hex>.<secret>``
+    that the widget keeps and sends back with every message. ``key`` is the conversation's
+    key in Rasa and the CRM (``socketio:<session id>``).
+    """
 
     def __init__(self, rasa_url: str, timeout: float) -> None:
         self.rasa_url = rasa_url
         self.timeout = timeout
-        self.session_id = f"load-{uuid.uuid4().hex[:16]}"
-        self.identity: dict[str, str] | None = None  # a signed customer's, sent every time
+        self.token: str | None = None
+        self.session_id = "(unconfirmed)"
+        self.identity: dict[str, Any] | None = None  # a signed customer's, sent every time
         self.inbox: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self.confirmed = asyncio.Event()
+        self.refused: str | None = None  # what Rasa said instead of confirming a session
         self.client = socketio.AsyncClient(reconnection=False, request_timeout=timeout)
         self.client.on("bot_uttered", self._received)
         self.client.on("session_confirm", self._confirmed)
 
-    async def _received(self, data: Any) -> None:
-        self.inbox.put_nowait((time.perf_counter(), data if isinstance(data, dict) else {}))
+    @property
+    def key(self) -> str:
+        """Rasa's and the CRM's key of this conversation."""
+        return f"socketio:{self.session_id}"
 
-    async def _confirmed(self, *_args: Any) -> None:
+    async def _received(self, data: Any) -> None:
+        message = data if isinstance(data, dict) else {}
+        if not self.confirmed.is_set():
+            # Refused before any session: said, then disconnected (rate limit, no key).
+            self.refused = str(message.get("text") or "refused")
+            self.confirmed.set()
+            return
+        self.inbox.put_nowait((time.perf_counter(), message))
+
+    async def _confirmed(self, token: Any = None, *_args: Any) -> None:
+        if isinstance(token, str) and "." in token:
+            self.token = token
+            self.session_id = token.split(".", 1)[0]
         self.confirmed.set()
 
     async def open(self) -> None:
-        """Connect (websocket transport, as the widget) and ask for the session."""
+        """Connect (websocket transport, as the widget) and ask the server for a session.
+
+        Raises:
+            RateLimitedError: Rasa refused a new session (its rate limit).
+            RuntimeError: it answered something else than a session.
+        """
         await asyncio.wait_for(
             self.client.connect(
                 self.rasa_url,
@@ -490,13 +566,19 @@ class SocketConversation:
             ),
             self.timeout + 1,
         )
-        await self.client.emit("session_request", {"session_id": self.session_id})
+        await self.client.emit("session_request", {"session_id": None})  # a new visitor
         await asyncio.wait_for(self.confirmed.wait(), self.timeout)
+        if self.refused is not None:
+            if any(phrase in self.refused for phrase in RATE_LIMITED):
+                raise RateLimitedError(self.refused)
+            raise RuntimeError(f"no session: {self.refused[:120]}")
+        if self.token is None:
+            raise RuntimeError("session_confirm without a session token")
 
-    async def say(self, text: str, metadata: dict[str, str] | None) -> float:
+    async def say(self, text: str, metadata: dict[str, Any] | None) -> float:
         """Emit ``user_uttered``; return when it was sent (perf_counter)."""
         custom = metadata or self.identity or {}
-        body = {"message": text, "session_id": self.session_id, "customData": custom}
+        body = {"message": text, "session_id": self.token, "customData": custom}
         sent = time.perf_counter()
         await asyncio.wait_for(self.client.emit("user_uttered", body), self.timeout)
         return sent
@@ -588,7 +670,7 @@ class Customer:
     # REST ---------------------------------------------------------------------------------
 
     async def _rest_conversation(self, language: str, steps: list[Any]) -> None:
-        sender = f"load-rest-{uuid.uuid4().hex[:12]}"
+        sender = f"load-rest-{uuid.uuid4().hex[:12]}"  # Rasa keys it rest:<sender>
         with self.rec.conversation():
             for number, step in enumerate(steps):
                 if number and not self._running():
@@ -616,13 +698,19 @@ class Customer:
         except httpx.TimeoutException:
             self.rec.sample(Sample(turn.kind, "rest", at, None, "timeout"), turn.text)
             return None
+        except httpx.HTTPStatusError as err:
+            limited = err.response.status_code == 429
+            error = "rate_limited" if limited else "http"
+            self.rec.sample(Sample(turn.kind, "rest", at, None, error), f"{turn.text}: {err!r}")
+            return None
         except (httpx.HTTPError, ValueError) as err:
             self.rec.sample(Sample(turn.kind, "rest", at, None, "http"), f"{turn.text}: {err!r}")
             return None
-        if not replies and await self._paused(sender):
+        key = f"rest:{sender}"
+        if not replies and await self._paused(key):
             # A trigger of the bridge handed the conversation to a human after the last turn.
-            self.rec.handoffs[sender] = HandoffRecord(sender, language, "rest", False, "paused")
-            self.rec.unsolicited.append(f"rest {sender}: {self.last_text!r}")
+            self.rec.handoffs[key] = HandoffRecord(key, language, "rest", False, "paused")
+            self.rec.unsolicited.append(f"{key}: {self.last_text!r}")
             return None
         problem = turn.check(replies, "rest") if replies else "no reply"
         self.rec.sample(
@@ -632,13 +720,13 @@ class Customer:
         self.last_text = turn.text
         return None if problem else elapsed
 
-    async def _paused(self, sender: str) -> bool:
-        """Whether Rasa has paused the conversation (needs the API token of the var dir)."""
+    async def _paused(self, key: str) -> bool:
+        """Whether Rasa has paused conversation ``key`` (needs the API token of the var dir)."""
         if not self.rasa_token:
             return False
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
             response = await self.http.get(
-                f"{self.settings.rasa_url}/conversations/{sender}/tracker",
+                f"{rasa_api(self.settings)}/conversations/{quote(key, safe=':')}/tracker",
                 params={"token": self.rasa_token, "include_events": "NONE"},
                 timeout=self.settings.reply_timeout,
             )
@@ -653,6 +741,10 @@ class Customer:
         try:
             try:
                 await conv.open()
+            except RateLimitedError as err:
+                self.rec.error("connect/rate_limited", str(err))
+                await asyncio.sleep(1.0)
+                return
             except Exception as err:  # noqa: BLE001 - any failure to connect is one error
                 self.rec.error("connect", f"{type(err).__name__}: {err}")
                 await asyncio.sleep(1.0)  # do not hammer a server that refuses
@@ -669,9 +761,7 @@ class Customer:
                     if notice is None and result.ok:
                         notice = await self._think(conv, self.pace.think(result.latency or 0))
                     if notice is not None:  # the system escalated by itself
-                        self.rec.unsolicited.append(
-                            f"socketio {conv.session_id}: {self.last_text!r}"
-                        )
+                        self.rec.unsolicited.append(f"{conv.key}: {self.last_text!r}")
                         await self._follow_handoff(conv, language, notice, requested=False)
                         break
                     if not result.ok:
@@ -693,7 +783,7 @@ class Customer:
             if TICKET.search(stale.get("text") or ""):
                 return TurnResult(notice=stale)
         if not conv.connected:
-            self.rec.error("disconnected", conv.session_id)
+            self.rec.error("disconnected", conv.key)
             return TurnResult()
         at = self.rec.now()
         try:
@@ -710,6 +800,11 @@ class Customer:
             return TurnResult(notice=first[1])  # sent into a conversation paused meanwhile
         latency = first[0] - sent
         replies = [first[1]]
+        if any(phrase in (first[1].get("text") or "") for phrase in RATE_LIMITED):
+            self.rec.sample(
+                Sample(turn.kind, "socketio", at, None, "rate_limited"), f"{turn.text!r}"
+            )
+            return TurnResult()
         problem = turn.check(replies, "socketio")
         while problem and (more := await conv.next(deadline)) is not None:
             replies.append(more[1])
@@ -735,8 +830,8 @@ class Customer:
             return
         text = _texts(result.replies)
         if handoff_mode(text) == "ticket":
-            self.rec.handoffs[conv.session_id] = HandoffRecord(
-                conv.session_id, language, "socketio", mode="ticket", asked=self.rec.now()
+            self.rec.handoffs[conv.key] = HandoffRecord(
+                conv.key, language, "socketio", mode="ticket", asked=self.rec.now()
             )
             await self._think(conv, self.pace.think())
             leave = Turn("handoff", LEAVE_MESSAGE[language], contains(MESSAGE_LEFT[language]))
@@ -747,15 +842,16 @@ class Customer:
     async def _follow_handoff(self, conv, language: str, notice: dict[str, Any], requested: bool):
         """Paused: wait for the agent, write once, wait for the bot to come back and rate it."""
         mode = handoff_mode(notice.get("text") or "")
+        # Keyed as the bridge's queue names the conversation (its ``sender_id``).
         record = HandoffRecord(
-            conv.session_id, language, "socketio", requested, mode, asked=self.rec.now()
+            conv.key, language, "socketio", requested, mode, asked=self.rec.now()
         )
-        self.rec.handoffs[conv.session_id] = record
+        self.rec.handoffs[conv.key] = record
         if mode == "ticket":
             return  # nobody will come: this customer leaves
         deadline = time.perf_counter() + self.settings.handoff_timeout
         if await self._wait(conv, deadline, lambda m: "agent" in (m.get("metadata") or {})) is None:
-            self.rec.error("handoff/no_agent_reply", conv.session_id)
+            self.rec.error("handoff/no_agent_reply", conv.key)
             return
         record.reply_seen = self.rec.now()
         await asyncio.sleep(self.pace.think())
@@ -771,7 +867,7 @@ class Customer:
             await self._wait(conv, deadline, lambda m: back in (m.get("text") or ""), record)
             is None
         ):
-            self.rec.error("handoff/not_resumed", conv.session_id)
+            self.rec.error("handoff/not_resumed", conv.key)
             return
         record.resumed = self.rec.now()
         # The rating question came with the notice: rate, then skip the comment.
@@ -798,6 +894,20 @@ class Customer:
 # -- agents ----------------------------------------------------------------------------------
 
 
+@dataclass
+class AgentAuth:
+    """A simulated agent's log-in: access tokens are short-lived (15 minutes by default).
+
+    It logs in again a minute before its token expires (the console renews through its refresh
+    cookie instead; here every agent shares one HTTP client, so one cookie jar).
+    """
+
+    login: str
+    password: str
+    token: str
+    renew_at: float
+
+
 class Agents:
     """Simulated console agents: created by the demo admin, online during the load."""
 
@@ -806,21 +916,21 @@ class Agents:
         self.rec = rec
         self.rng = random.Random(settings.seed)
         self.api = httpx.AsyncClient(base_url=f"{settings.bridge_url}/api/v1", timeout=15)
-        self.tokens: list[tuple[int, str, str]] = []  # id, name, token
+        self.tokens: list[tuple[int, str, AgentAuth]] = []  # id, name, log-in
         self.working: set[int] = set()
         self.tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """Create the agents (unique logins), log them in, set them online."""
         admin = _demo_login(self.settings.var_dir, "admin")
-        token = await self._login(*admin)
+        admin_auth = await self._login(*admin)
         run = secrets.token_hex(3)
         for n in range(self.settings.agents):
             login, password = f"load-{run}-{n + 1}", secrets.token_urlsafe(16)
             name = f"Load agent {run}-{n + 1}"
             created = await self.api.post(
                 "/agents",
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {await self._bearer(admin_auth)}"},
                 json={
                     "name": name,
                     "login": login,
@@ -837,17 +947,28 @@ class Agents:
             )
             self.tokens.append((created.json()["id"], name, agent_token))
 
-    async def _login(self, login: str, password: str) -> str:
+    async def _login(self, login: str, password: str) -> AgentAuth:
         response = await self.api.post(
             "/login/access-token", data={"username": login, "password": password}
         )
         if response.status_code != 200:
             raise SetupError(f"login {login!r} refused: {response.status_code}")
-        return response.json()["access_token"]
+        body = response.json()
+        lifetime = float(body.get("expires_in") or 900)
+        renew_at = time.monotonic() + max(lifetime - 60, lifetime / 2)
+        return AgentAuth(login, password, body["access_token"], renew_at)
 
-    async def _call(self, token: str, method: str, path: str, body: dict | None = None):
+    async def _bearer(self, auth: AgentAuth) -> str:
+        """The agent's access token, renewed (by a new log-in) when it is about to expire."""
+        if time.monotonic() >= auth.renew_at:
+            fresh = await self._login(auth.login, auth.password)
+            auth.token, auth.renew_at = fresh.token, fresh.renew_at
+        return auth.token
+
+    async def _call(self, auth: AgentAuth, method: str, path: str, body: dict | None = None):
+        bearer = await self._bearer(auth)
         response = await self.api.request(
-            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+            method, path, json=body, headers={"Authorization": f"Bearer {bearer}"}
         )
         if response.status_code >= 300:
             raise httpx.HTTPStatusError(
@@ -880,10 +1001,10 @@ class Agents:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
-    async def _serve(self, token: str, name: str, item: dict[str, Any]) -> None:
+    async def _serve(self, token: AgentAuth, name: str, item: dict[str, Any]) -> None:
         """Reply; when a simulated customer follows it, wait for their answer; resolve."""
         hid = item["id"]
-        sender = item.get("sender_id") or ""
+        sender = item.get("sender_id") or ""  # the conversation key: socketio:w_…, rest:…
         language = "en" if item.get("language") == "en" else "zh"
         self.rec.agent_handled += 1
         try:
@@ -911,7 +1032,7 @@ class Agents:
         except (httpx.HTTPError, KeyError, ValueError) as err:
             self.rec.error("agent/serve", f"handoff {hid}: {err}")
 
-    async def _customer_answered(self, token: str, hid: int, mine: dict[str, Any]) -> bool:
+    async def _customer_answered(self, token: AgentAuth, hid: int, mine: dict[str, Any]) -> bool:
         """Whether a customer line follows the agent's reply in the transcript (polled)."""
         deadline = time.perf_counter() + self.settings.handoff_timeout
         while time.perf_counter() < deadline:
@@ -1224,26 +1345,168 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
+def rasa_api(settings: Settings) -> str:
+    """Where Rasa's HTTP API answers (the public URL until :func:`preflight` found another)."""
+    return settings.rasa_api_url or settings.rasa_url
+
+
+def bridge_api(settings: Settings) -> str:
+    """Where the bridge's ``/health`` answers."""
+    return settings.bridge_api_url or settings.bridge_url
+
+
+def private_url(url: str, offset: int = PRIVATE_OFFSET) -> str:
+    """``url`` at its port + ``offset`` (the scale-out profile's private listener)."""
+    parts = urlsplit(url)
+    port = (parts.port or (443 if parts.scheme == "https" else 80)) + offset
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
+
+
+async def _first_answering(
+    client: httpx.AsyncClient, name: str, path: str, urls: list[str], accept: Callable[[str], bool]
+) -> str:
+    """The first of ``urls`` where ``path`` answers 200 with an accepted body (SetupError)."""
+    problems = []
+    for url in urls:
+        try:
+            response = await client.get(url + path)
+        except httpx.HTTPError as err:
+            problems.append(f"{url}{path}: {type(err).__name__}")
+            continue
+        if response.status_code == 200 and accept(response.text):
+            return url
+        problems.append(f"{url}{path}: {response.status_code} {response.text[:60]!r}")
+    raise SetupError(f"{name} does not answer: {'; '.join(problems)}")
+
+
 async def preflight(settings: Settings) -> None:
-    """Fail fast (SetupError) when Rasa or the bridge do not answer."""
+    """Fail fast (SetupError) when Rasa or the bridge do not answer; find their private APIs.
+
+    The public Rasa URL must serve the REST channel. Rasa's HTTP API and the bridge's health
+    are on the public URLs in the embedded profile, on the private listeners (public port +
+    :data:`PRIVATE_OFFSET`) in the scale-out profile, unless ``--rasa-api-url`` /
+    ``--bridge-api-url`` say where.
+    """
     async with httpx.AsyncClient(timeout=5) as client:
-        for name, url in (
-            ("Rasa", f"{settings.rasa_url}/"),
-            ("bridge", f"{settings.bridge_url}/health"),
-        ):
-            try:
-                response = await client.get(url)
-            except httpx.HTTPError as err:
-                raise SetupError(f"{name} does not answer at {url}: {err!r}") from err
-            if response.status_code != 200:
-                raise SetupError(f"{name} at {url} answered {response.status_code}")
-            if name == "Rasa" and "Rasa" not in response.text:  # "Hello from Rasa: 3.6.21"
-                raise SetupError(f"{url} is not a Rasa server: {response.text[:80]!r}")
+        await _first_answering(
+            client, "Rasa's REST channel", "/webhooks/rest/", [settings.rasa_url], lambda _: True
+        )
+
+        def candidates(public: str, given: str | None) -> list[str]:
+            return [given] if given else [public, private_url(public)]
+
+        settings.rasa_api_url = await _first_answering(
+            client,
+            "Rasa's HTTP API",
+            "/",
+            candidates(settings.rasa_url, settings.rasa_api_url),
+            lambda body: "Rasa" in body,  # "Hello from Rasa: 3.6.21"
+        )
+        settings.bridge_api_url = await _first_answering(
+            client,
+            "the bridge",
+            "/health",
+            candidates(settings.bridge_url, settings.bridge_api_url),
+            lambda body: '"status"' in body,
+        )
+        # The public bridge URL serves the console's API (the agents log in there).
+        try:
+            login = await client.post(f"{settings.bridge_url}/api/v1/login/access-token")
+        except httpx.HTTPError as err:
+            raise SetupError(f"the bridge's API does not answer: {type(err).__name__}") from err
+        if login.status_code == 404:
+            raise SetupError(f"{settings.bridge_url} does not serve the console's API")
+
+
+def parse_rate_limits(text: str) -> dict[str, tuple[int, int]]:
+    """``{"ip": (120, 60), …}`` from ``CSA_RATE_LIMITS`` (empty: Rasa's defaults).
+
+    The format of bot/channels/rate_limits.py (``kind=limit/seconds``, comma-separated); a
+    limit of 0 means no limit there.
+    """
+    rules = {}
+    for part in filter(None, (p.strip() for p in (text.strip() or DEFAULT_RATE_LIMITS).split(","))):
+        kind, _, spec = part.partition("=")
+        limit, _, period = spec.partition("/")
+        if limit.isdigit() and period.isdigit() and int(period):
+            rules[kind.strip()] = (int(limit), int(period))
+    return rules
+
+
+def rate_limit_needs(settings: Settings) -> dict[str, float]:
+    """Upper bounds of what the load may send per second, per kind of rate limit.
+
+    ``ip``: every customer writing after the shortest think time (all from this machine);
+    ``session``: every customer arriving within the ramp-up, or a new conversation every two
+    messages; ``conversation``: at most :data:`MAX_TURNS` messages in all.
+    """
+    low = Pace(settings, random.Random(0)).low
+    messages = settings.customers / max(low, 0.05)
+    return {
+        "ip": messages,
+        "session": max(settings.customers / max(settings.ramp_up, 1.0), messages / 2),
+        "conversation": 1 / max(low, 0.05),
+    }
+
+
+def rate_limit_problems(text: str, settings: Settings) -> list[str]:
+    """Rules of ``text`` (``CSA_RATE_LIMITS``) the load could run into."""
+    needs = rate_limit_needs(settings)
+    problems = []
+    for kind, (limit, period) in parse_rate_limits(text).items():
+        if limit == 0 or kind not in needs:
+            continue
+        wanted = math.ceil(needs[kind] * period)
+        if kind == "conversation":
+            wanted = min(wanted, MAX_TURNS)
+        if limit < wanted:
+            problems.append(f"{kind}={limit}/{period} (this load may need {wanted})")
+    return problems
+
+
+def rasa_rate_limits(settings: Settings) -> list[str]:
+    """``CSA_RATE_LIMITS`` of the Rasa processes behind ``--rasa-url`` (read from /proc).
+
+    The launchers give every process of a system its public Rasa port (``CSA_RASA_PORT``),
+    the instances of the scale-out profile too; empty when none can be read here (another
+    machine, another user).
+    """
+    port = str(urlsplit(settings.rasa_url).port or 80)
+    found = []
+    for pid in _pids():
+        with contextlib.suppress(OSError):
+            if b"rasa_server" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            environ = dict(v.decode(errors="replace").split("=", 1) for v in raw if b"=" in v)
+            if environ.get("CSA_RASA_PORT") == port:
+                found.append(environ.get("CSA_RATE_LIMITS", ""))
+    return found
+
+
+def check_rate_limits(settings: Settings) -> None:
+    """SetupError when Rasa's rate limits could refuse this load (unless allowed)."""
+    seen = rasa_rate_limits(settings)
+    if not seen:
+        print(
+            "load test: could not read Rasa's rate limits (CSA_RATE_LIMITS) here; if they are"
+            f" the defaults ({DEFAULT_RATE_LIMITS}) refusals show as rate_limited errors",
+            file=sys.stderr,
+        )
+        return
+    problems = sorted({problem for text in seen for problem in rate_limit_problems(text, settings)})
+    if problems and not settings.allow_rate_limits:
+        raise SetupError(
+            f"Rasa's rate limits could refuse this load: {', '.join(problems)}. Every simulated"
+            f" customer is this machine: start the system with CSA_RATE_LIMITS={UNLIMITED}"
+            " (or pass --allow-rate-limits to run into them)"
+        )
 
 
 async def run_load(settings: Settings) -> dict[str, Any]:
     """Run the load; return the report (see :func:`report`)."""
     await preflight(settings)
+    check_rate_limits(settings)
     rasa_token = _secret(settings.var_dir, "rasa_token")
     questions, left_out = load_kb_questions(), []
     if rasa_token:
@@ -1320,12 +1583,14 @@ async def _customers(settings: Settings, scripts: Scripts, rec: Recorder, token:
 
 
 def _secret(var_dir: Path | None, name: str) -> str | None:
+    """The current value of a secret file (its first line: a rotated file holds several)."""
     if var_dir is None:
         return None
     try:
-        return (var_dir / "secrets" / name).read_text().strip() or None
+        lines = (var_dir / "secrets" / name).read_text().split()
     except OSError:
         return None
+    return lines[0] if lines else None
 
 
 def report(settings, rec: Recorder, sampler, idle, steady, load, load_before) -> dict[str, Any]:
@@ -1541,6 +1806,19 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     )
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument(
+        "--rasa-api-url",
+        help="Rasa's HTTP API (default: --rasa-url, or its port + 30: the scale-out profile's)",
+    )
+    parser.add_argument(
+        "--bridge-api-url",
+        help="the bridge's /health (default: --bridge-url, or its port + 30 as in scale-out)",
+    )
+    parser.add_argument(
+        "--allow-rate-limits",
+        action="store_true",
+        help="run even when Rasa's rate limits (CSA_RATE_LIMITS) could refuse the load",
+    )
+    parser.add_argument(
         "--process",
         action="append",
         default=[],
@@ -1568,6 +1846,9 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
         seed=args.seed,
         idle=args.idle,
         processes=tuple(_named_port(spec, parser) for spec in args.process),
+        rasa_api_url=args.rasa_api_url.rstrip("/") if args.rasa_api_url else None,
+        bridge_api_url=args.bridge_api_url.rstrip("/") if args.bridge_api_url else None,
+        allow_rate_limits=args.allow_rate_limits,
     )
     return settings, args
 

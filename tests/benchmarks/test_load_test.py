@@ -5,6 +5,7 @@ Its run against the real system is tests/e2e/test_load.py.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -43,7 +44,7 @@ def test_knowledge_questions_come_from_the_demo_knowledge_base_in_both_languages
 
 
 def test_scripts_mix_every_kind_in_both_languages_and_sign_like_the_widget():
-    kinds, languages, handoffs = set(), set(), 0
+    kinds, languages, handoffs, signed = set(), set(), 0, 0
     for seed in range(200):
         language, steps = _script(seed)
         languages.add(language)
@@ -54,13 +55,20 @@ def test_scripts_mix_every_kind_in_both_languages_and_sign_like_the_widget():
                 continue
             kinds.add(step.kind)
             if step.metadata:
-                user = step.metadata["user_id"]
-                digest = hmac.new(b"s3cret", user.encode(), hashlib.sha256).hexdigest()
+                signed += 1
+                user, expires = step.metadata["user_id"], step.metadata["user_expires"]
+                message = f"{user}:{expires}".encode()
+                digest = hmac.new(b"s3cret", message, hashlib.sha256).hexdigest()
                 assert step.metadata["user_hash"] == digest
+                # valid for about an hour: more than a run, less than the widget's maximum
+                assert 3000 < expires - time.time() <= load_test.SIGNED_FOR_S
     assert kinds == {"kb", "order", "smalltalk"} and languages == {"zh", "en"}
     assert 60 < handoffs < 140  # about half of 200 with share 0.5
+    assert signed
     rest = [_script(seed, "rest") for seed in range(100)]
     assert not any(isinstance(s, load_test.HandoffStep) for _, steps in rest for s in steps)
+    # REST customers are anonymous: the REST channel believes no signed user.
+    assert not any(getattr(s, "metadata", None) for _, steps in rest for s in steps)
 
 
 def test_anonymous_customers_expect_a_refusal_signed_ones_their_order():
@@ -78,6 +86,57 @@ def test_anonymous_customers_expect_a_refusal_signed_ones_their_order():
     answer = [{"text": f"Order {number} (placed 2026-11-27, 1299.00 CNY): shipped."}]
     assert turns[-1].check(answer, "socketio") is None
     assert turns[-1].check([{"text": "please get verified first"}], "socketio") is not None
+
+
+def test_the_site_secret_is_the_first_line_of_its_file(tmp_path):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "site_identity_secret").write_text("current\nprevious\n")
+    assert load_test._secret(tmp_path, "site_identity_secret") == "current"  # signs
+    assert load_test._secret(tmp_path, "missing") is None
+
+
+def test_rate_limits_that_would_refuse_the_load_are_named():
+    settings = load_test.Settings("http://r", "http://b", customers=60, ramp_up=10)
+    defaults = load_test.rate_limit_problems("", settings)
+    assert [p.split("=")[0] for p in defaults] == ["ip", "session"]
+    assert load_test.rate_limit_problems(load_test.UNLIMITED, settings) == []
+    assert load_test.rate_limit_problems("ip=0/60,session=0/60", settings) == []  # 0: none
+    # one person's pace fits the default per conversation; a flood would not
+    assert load_test.rate_limit_problems("ip=0/60,conversation=30/60,session=0/60", settings) == []
+    assert load_test.rate_limit_problems("ip=0/60,conversation=5/60,session=0/60", settings) == [
+        "conversation=5/60 (this load may need 20)"
+    ]
+    small = load_test.Settings("http://r", "http://b", customers=2, ramp_up=10, think=(5, 10))
+    assert load_test.rate_limit_problems("", small) == []
+
+
+def test_the_rate_limits_of_a_running_rasa_are_read_from_its_environment(tmp_path):
+    port = free_port()
+    fake = tmp_path / "rasa_server.py"
+    fake.write_text("import time\ntime.sleep(30)\n")
+    env = {**os.environ, "CSA_RASA_PORT": str(port), "CSA_RATE_LIMITS": "ip=5/60"}
+    child = subprocess.Popen([sys.executable, str(fake)], env=env)
+    try:
+        settings = load_test.Settings(f"http://127.0.0.1:{port}", "http://b")
+        deadline = time.monotonic() + 10
+        while not load_test.rasa_rate_limits(settings) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert load_test.rasa_rate_limits(settings) == ["ip=5/60"]
+        try:
+            load_test.check_rate_limits(settings)
+        except load_test.SetupError as err:
+            assert "CSA_RATE_LIMITS=" + load_test.UNLIMITED in str(err)
+        else:
+            raise AssertionError("the limits were not refused")
+        load_test.check_rate_limits(dataclasses.replace(settings, allow_rate_limits=True))
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_scale_out_profiles_private_listener_is_the_port_plus_30():
+    assert load_test.private_url("http://127.0.0.1:5005") == "http://127.0.0.1:5035"
+    assert load_test.private_url("http://localhost:8000/") == "http://localhost:8030/"
 
 
 def test_a_knowledge_turn_over_socketio_needs_the_kb_decision():

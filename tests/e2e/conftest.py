@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -47,6 +48,10 @@ class Stack:
     log: Path
     database_url: str = ""
     """The CRM database (default: the embedded SQLite file under ``var_dir``)."""
+    rasa_api_url: str = ""
+    """Rasa's private HTTP API (default: ``rasa_url``; the scale-out profile's is private)."""
+    bridge_api_url: str = ""
+    """The bridge's private side: bot routes, health (default: ``bridge_url``)."""
 
     @property
     def crm_url(self) -> str:
@@ -54,7 +59,10 @@ class Stack:
         return self.database_url or f"sqlite:///{self.var_dir / 'crm.db'}"
 
     def say(self, sender: str, message: str, metadata: dict | None = None) -> list[dict]:
-        """Send one message over the REST channel; return the bot's replies."""
+        """Send one message over the REST channel; return the bot's replies.
+
+        Rasa keys the conversation ``rest:<sender>`` (:meth:`rest_key`).
+        """
         body: dict = {"sender": sender, "message": message}
         if metadata is not None:
             body["metadata"] = metadata
@@ -62,21 +70,35 @@ class Stack:
         response.raise_for_status()
         return response.json()
 
-    def tracker(self, sender: str) -> dict:
-        """The conversation's tracker from Rasa's HTTP API (all events)."""
+    @staticmethod
+    def rest_key(sender: str) -> str:
+        """Rasa's conversation key of a REST sender."""
+        return f"rest:{sender}"
+
+    def tracker(self, key: str) -> dict:
+        """The tracker of conversation ``key`` (``rest:alice``) from Rasa's HTTP API.
+
+        Quoted as the bridge quotes it (``crm_bridge/services/rasa_api.py``): Rasa's router
+        does not decode ``%3A``, so the colon stays.
+        """
         response = httpx.get(
-            f"{self.rasa_url}/conversations/{sender}/tracker",
+            f"{self.rasa_api_url or self.rasa_url}/conversations/{quote(key, safe=':')}/tracker",
             params={"token": self.rasa_token, "include_events": "ALL"},
             timeout=30,
         )
         response.raise_for_status()
         return response.json()
 
-    def signed(self, user_id: str) -> dict[str, str]:
-        """Message metadata of a signed-in website user (what the shop's site would sign)."""
-        secret = (self.var_dir / "secrets" / "site_identity_secret").read_text().strip()
-        digest = hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
-        return {"user_id": user_id, "user_hash": digest}
+    def signed(self, user_id: str, expires: int | None = None) -> dict[str, object]:
+        """Widget ``customData`` of a signed-in shop user (what the shop's server would sign).
+
+        Valid for an hour unless ``expires`` (Unix seconds) says otherwise.
+        """
+        secret = (self.var_dir / "secrets" / "site_identity_secret").read_text().split()[0]
+        expires = int(time.time()) + 3600 if expires is None else expires
+        message = f"{user_id}:{expires}".encode()
+        digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+        return {"user_id": user_id, "user_expires": expires, "user_hash": digest}
 
 
 @contextmanager
@@ -130,6 +152,11 @@ def running_stack(
     assert not leftovers, f"processes still running after Ctrl-C: {leftovers}"
 
 
+UNLIMITED = "ip=1000000/60,conversation=1000000/60,session=1000000/60"
+"""``CSA_RATE_LIMITS`` for stacks whose tests talk faster than a person (faults under traffic,
+load): every client of a test is 127.0.0.1, and a customer of theirs writes every 0.4 s."""
+
+
 SCALEOUT_PROCESSES = frozenset({"rasa1", "rasa2", "actions", "bridge1", "bridge2", "nginx"})
 
 
@@ -145,7 +172,14 @@ def running_scaleout(var_dir: Path, crm_url: str, **settings: str) -> Iterator[S
         processes=SCALEOUT_PROCESSES,
         **settings,
     ) as running:
-        yield dataclasses.replace(running, database_url=crm_url)
+        rasa_port = int(running.rasa_url.rsplit(":", 1)[1])
+        bridge_port = int(running.bridge_url.rsplit(":", 1)[1])
+        yield dataclasses.replace(
+            running,
+            database_url=crm_url,
+            rasa_api_url=f"http://127.0.0.1:{rasa_port + 30}",
+            bridge_api_url=f"http://127.0.0.1:{bridge_port + 30}",
+        )
 
 
 WECHAT_TOKEN = "e2e-wechat-token"
@@ -197,5 +231,8 @@ def stack(
         "WECOM_ENCODING_AES_KEY": WECOM_AES_KEY,
         "WECOM_API_BASE": fake_wecom.url,
     }
-    with running_stack(tmp_path_factory.mktemp("var"), **wechat) as running:
+    # Every test talks from 127.0.0.1: the per-address limits would count the whole suite as one
+    # client. Per conversation the default stays (tests/e2e/test_security.py floods one).
+    limits = {"RATE_LIMITS": "ip=1000000/60,conversation=30/60,session=1000000/60"}
+    with running_stack(tmp_path_factory.mktemp("var"), **wechat, **limits) as running:
         yield running

@@ -1,4 +1,8 @@
-"""The customer-service conversations over the REST channel, against the running system.
+"""The customer-service conversations against the running system.
+
+Anonymous conversations go over the REST channel (Rasa keys them ``rest:<sender>``); those of
+signed-in or verified customers over the website widget's socket.io channel, the only one
+where a shop's signed user is believed (REST senders are always anonymous).
 
 Demo data (crm_bridge/services/demo_seed.py): demo-user-1 is 王芳 (diamond, order DS01010003
 shipped), demo-user-2 is Emily Carter (platinum, order DS02010001 paid).
@@ -15,6 +19,8 @@ import uuid
 import httpx
 import pytest
 
+from tests.utils.customers import SocketCustomer
+
 pytestmark = pytest.mark.slow
 
 
@@ -27,7 +33,7 @@ def _texts(replies: list[dict]) -> str:
 
 
 def _bot_events(stack, sender: str) -> list[dict]:
-    return [e for e in stack.tracker(sender)["events"] if e["event"] == "bot"]
+    return [e for e in stack.tracker(stack.rest_key(sender))["events"] if e["event"] == "bot"]
 
 
 def _crm(stack, query: str, *args) -> list[tuple]:
@@ -69,7 +75,7 @@ def test_a_knowledge_question_is_answered_in_its_language_with_the_entry_id(
             stack,
             "SELECT m.kb_entry_id, m.kb_score FROM messages m JOIN conversations c"
             " ON c.id = m.conversation_id WHERE c.sender_id = ? AND m.role = 'bot'",
-            sender,
+            stack.rest_key(sender),
         )
     )
     assert stored and stored[-1][0] == entry and 0 < stored[-1][1] <= 1, stored
@@ -116,7 +122,8 @@ def test_was_this_helpful_is_stored(stack):
     entry = _bot_events(stack, sender)[-1]["metadata"]["kb_entry_id"]
     thanks = _texts(stack.say(sender, "that didn't help at all"))
     assert "Thanks for telling us" in thanks
-    rows = _crm(stack, "SELECT kb_entry_id, rating FROM feedback WHERE sender_id = ?", sender)
+    query = "SELECT kb_entry_id, rating FROM feedback WHERE sender_id = ?"
+    rows = _crm(stack, query, stack.rest_key(sender))
     assert rows == [(entry, 0)]
 
 
@@ -129,49 +136,61 @@ def test_an_anonymous_customer_gets_no_order_data(stack):
     assert "verified" in reply and "DS01010003" not in reply
 
 
+def test_a_valid_signature_over_rest_is_anonymous(stack):
+    # Any REST client can name any sender: a signed user is believed only from the widget.
+    sender = _sender("rest-signed")
+    reply = _texts(stack.say(sender, "我的订单DS01010003到哪了", stack.signed("demo-user-1")))
+    assert "验证身份" in reply and "顺丰" not in reply and "SF0" not in reply, reply
+
+
 def test_a_forged_signature_is_anonymous(stack):
-    sender = _sender("forged")
-    forged = {"user_id": "demo-user-1", "user_hash": "0" * 64}
-    reply = _texts(stack.say(sender, "我的订单DS01010003到哪了", forged))
-    assert "验证身份" in reply and "顺丰" not in reply
+    forged = {**stack.signed("demo-user-1"), "user_hash": "0" * 64}
+    with SocketCustomer(stack.rasa_url) as customer:
+        customer.say("我的订单DS01010003到哪了", forged)
+        reply = customer.wait_for("验证身份")["text"]
+        assert "顺丰" not in reply and "SF0" not in reply, reply
+        assert customer.refusals.get(timeout=5)["reason"] == "bad_signature"
 
 
 def test_order_status_asks_for_the_number_and_answers_with_tracking(stack):
-    sender = _sender("order-zh")
     me = stack.signed("demo-user-1")
-    assert "订单号" in _texts(stack.say(sender, "我的订单到哪了", me))
-    bad = _texts(stack.say(sender, "12345", me))
-    assert "不是有效的订单号" in bad
-    reply = _texts(stack.say(sender, "DS01010003", me))
+    with SocketCustomer(stack.rasa_url) as customer:
+        assert "订单号" in _texts(customer.ask("我的订单到哪了", me))
+        assert "不是有效的订单号" in _texts(customer.ask("12345", me))
+        reply = _texts(customer.ask("DS01010003", me))
     assert "DS01010003" in reply and "已发货" in reply and "SF001010000003" in reply, reply
 
 
 def test_order_status_in_english_with_the_number_in_the_question(stack):
-    sender = _sender("order-en")
-    reply = _texts(stack.say(sender, "where is my order DS02010001?", stack.signed("demo-user-2")))
+    with SocketCustomer(stack.rasa_url) as customer:
+        reply = _texts(customer.ask("where is my order DS02010001?", stack.signed("demo-user-2")))
     assert "Order DS02010001" in reply and "paid, waiting to be shipped" in reply, reply
 
 
 def test_someone_elses_order_is_not_found(stack):
-    sender = _sender("order-other")
-    reply = _texts(stack.say(sender, "where is order DS01010003?", stack.signed("demo-user-2")))
+    with SocketCustomer(stack.rasa_url) as customer:
+        reply = _texts(customer.ask("where is order DS01010003?", stack.signed("demo-user-2")))
     assert "couldn't find order DS01010003" in reply and "SF" not in reply, reply
 
 
 def test_a_verified_channel_identity_sees_its_orders(stack):
-    sender = _sender("linked")
-    key = (stack.var_dir / "secrets" / "bridge_api_key").read_text().strip()
-    created = httpx.post(
-        f"{stack.bridge_url}/api/v1/customers",
-        headers={"X-API-Key": key},
-        json={
-            "name": "Linked Li",
-            "identities": [{"channel": "rest", "external_id": sender, "verified": True}],
-        },
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    reply = _texts(stack.say(sender, "我有多少积分"))
+    # The widget's session is an account its channel authenticates (like a WeChat follower):
+    # once linked and verified in the CRM, its customer is served without a signed user.
+    key = (stack.var_dir / "secrets" / "bridge_api_key").read_text().split()[0]
+    with SocketCustomer(stack.rasa_url) as customer:
+        created = httpx.post(
+            f"{stack.bridge_url}/api/v1/customers",
+            headers={"X-API-Key": key},
+            json={
+                "name": "Linked Li",
+                "identities": [
+                    {"channel": "socketio", "external_id": customer.session_id, "verified": True}
+                ],
+            },
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        reply = _texts(customer.ask("我有多少积分"))
     assert "Linked Li您好" in reply and "积分余额 0 分" in reply, reply
 
 
@@ -187,7 +206,8 @@ def test_a_verified_channel_identity_sees_its_orders(stack):
     ],
 )
 def test_membership_tells_tier_points_next_tier_and_expiry(stack, user, question, expected):
-    reply = _texts(stack.say(_sender("member"), question, stack.signed(user)))
+    with SocketCustomer(stack.rasa_url) as customer:
+        reply = _texts(customer.ask(question, stack.signed(user)))
     for part in expected:
         assert part in reply, (part, reply)
 
@@ -196,11 +216,11 @@ def test_membership_tells_tier_points_next_tier_and_expiry(stack, user, question
 
 
 def test_an_angry_complaint_of_a_top_tier_customer_goes_to_a_human_with_the_order(stack):
-    sender = _sender("complaint-zh")
     me = stack.signed("demo-user-1")
-    first = _texts(stack.say(sender, "你们什么破服务！送来的杯子全碎了，客服也不理人", me))
-    assert "非常抱歉" in first and "订单" in first, first
-    done = _texts(stack.say(sender, "DS01010003", me))
+    with SocketCustomer(stack.rasa_url) as customer:
+        first = _texts(customer.ask("你们什么破服务！送来的杯子全碎了，客服也不理人", me))
+        assert "非常抱歉" in first and "订单" in first, first
+        done = _texts(customer.ask("DS01010003", me))
     # No agent is online in this stack: the handoff becomes a ticket to leave a message on.
     ticket = int(re.search(r"工单号 (\d+)", done).group(1))
     reason, priority, notes, context = _crm(
@@ -241,10 +261,11 @@ def test_goodbye_after_service_asks_for_a_rating_and_stores_it(
     comment_question = stack.say(sender, ask["buttons"][3]["payload"])[-1]
     assert comment_question["buttons"][0]["payload"] == "/deny"
     assert thanks in _texts(stack.say(sender, comment))
-    rows = _crm(stack, "SELECT rating, comment FROM feedback WHERE sender_id = ?", sender)
+    key = stack.rest_key(sender)
+    rows = _crm(stack, "SELECT rating, comment FROM feedback WHERE sender_id = ?", key)
     assert rows == [(4, comment)]
     csat = _eventually(
-        lambda: _crm(stack, "SELECT csat FROM conversations WHERE sender_id = ?", sender)
+        lambda: _crm(stack, "SELECT csat FROM conversations WHERE sender_id = ?", key)
     )
     assert csat == [(4,)]
 
@@ -265,8 +286,9 @@ def test_the_language_follows_the_latest_message(stack):
 
 
 def test_restart_starts_over(stack):
-    sender = _sender("restart")
     me = stack.signed("demo-user-1")
-    stack.say(sender, "我的订单到哪了", me)
-    assert "重新开始" in _texts(stack.say(sender, "重新开始", me))
-    assert stack.tracker(sender)["active_loop"] == {}
+    with SocketCustomer(stack.rasa_url) as customer:
+        assert "订单号" in _texts(customer.ask("我的订单到哪了", me))  # the order form asks
+        assert stack.tracker(customer.key)["active_loop"]
+        assert "重新开始" in _texts(customer.ask("重新开始", me))
+        assert stack.tracker(customer.key)["active_loop"] == {}

@@ -33,7 +33,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from benchmarks.load_test import pid_listening_on
-from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.conftest import UNLIMITED, Stack, running_stack
 from tests.utils.customers import keep_talking
 from tests.utils.processes import healthy
 
@@ -48,7 +48,8 @@ BACK_WITHIN_S = 180.0
 
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory):
-    with running_stack(tmp_path_factory.mktemp("faults")) as running:
+    # Customers here write every 0.4 s, far above the per-conversation limit of a person.
+    with running_stack(tmp_path_factory.mktemp("faults"), RATE_LIMITS=UNLIMITED) as running:
         yield running
 
 
@@ -107,7 +108,7 @@ def _back(url: str, old_pid: int, health: str, **params: str) -> int:
 
 
 def _tracker_turns(stack: Stack, sender: str) -> list[tuple[str, str]]:
-    events = stack.tracker(sender)["events"]
+    events = stack.tracker(stack.rest_key(sender))["events"]
     return [
         ("customer" if e["event"] == "user" else "bot", e.get("text") or "")
         for e in events
@@ -124,7 +125,7 @@ def _crm_turns(stack: Stack, sender: str) -> list[tuple[str, str]]:
                     "SELECT m.role, m.text FROM messages m JOIN conversations c"
                     " ON c.id = m.conversation_id WHERE c.sender_id = :s ORDER BY m.at, m.id"
                 ),
-                {"s": sender},
+                {"s": stack.rest_key(sender)},
             ).all()
     finally:
         engine.dispose()

@@ -28,7 +28,8 @@ def test_asking_for_a_human_opens_an_escalation(stack, message, expected):
         ).fetchone()
     assert row[0] == "asked_for_human" and row[1] == "open"
     context = json.loads(row[2])
-    assert context["sender_id"] == sender and context["last_message"] == message
+    assert context["sender_id"] == stack.rest_key(sender)  # the channel-qualified key
+    assert context["last_message"] == message
 
 
 def test_help_offers_buttons_in_both_languages(stack):

@@ -1,5 +1,9 @@
 """A customer verifies a chat account with a one-time code, against the real system.
 
+Only an account its channel authenticates can be verified: a widget session (its secret is
+the server's), a WeChat follower, a WeCom customer. The flows run on the widget; on REST,
+where any client can name any sender, the bot says it cannot verify on this channel.
+
 The embedded system writes codes to ``var/outbox`` (the development delivery of
 ``crm_bridge/services/code_delivery.py``); the test reads them there, as a customer reads
 their phone. Demo data: 王芳 is +86 139 0000 0001 / demo1@example.com with order DS01010003
@@ -16,6 +20,9 @@ import uuid
 
 import pytest
 
+from actions.messages import MESSAGES
+from tests.utils.customers import SocketCustomer
+
 pytestmark = pytest.mark.slow
 
 
@@ -28,7 +35,8 @@ def _texts(replies: list[dict]) -> str:
 
 
 def _payloads(replies: list[dict]) -> list[str]:
-    return [b["payload"] for r in replies for b in r.get("buttons") or []]
+    """Button payloads (the widget's channel sends buttons as quick replies)."""
+    return [b["payload"] for r in replies for b in r.get("quick_replies") or r.get("buttons") or []]
 
 
 def _outbox(stack) -> list[dict]:
@@ -53,61 +61,95 @@ def _crm(stack, query: str, *args) -> list[tuple]:
 
 
 def test_order_question_then_code_by_phone_answers_the_order(stack):
-    sender = _sender("otp-zh")
     phone = "+86 139 0000 0001"
-    refused = stack.say(sender, "我的订单 DS01010003 到哪了？")
-    assert "验证身份" in _texts(refused)
-    assert "/verify_identity" in _payloads(refused)
-    assert "SF" not in _texts(refused)  # no tracking number before verification
+    with SocketCustomer(stack.rasa_url) as customer:
+        refused = customer.ask("我的订单 DS01010003 到哪了？")
+        assert "验证身份" in _texts(refused)
+        assert "/verify_identity" in _payloads(refused)
+        assert "SF" not in _texts(refused)  # no tracking number before verification
 
-    asked = stack.say(sender, "/verify_identity")
-    assert "手机号或邮箱" in _texts(asked)
-    before = len([m for m in _outbox(stack) if m["to"] == phone])
-    sent = stack.say(sender, "139-0000-0001")
-    assert "139****0001" in _texts(sent) and "验证码" in _texts(sent)
-    code = _code_for(stack, phone, before)
+        asked = customer.ask("/verify_identity")
+        assert "手机号或邮箱" in _texts(asked)
+        before = len([m for m in _outbox(stack) if m["to"] == phone])
+        sent = customer.ask("139-0000-0001")
+        assert "139****0001" in _texts(sent) and "验证码" in _texts(sent)
+        code = _code_for(stack, phone, before)
 
-    wrong = f"{(int(code) + 1) % 10**6:06d}"
-    assert "还可以再试 4 次" in _texts(stack.say(sender, wrong))
-    done = _texts(stack.say(sender, code))
-    assert "验证成功，王芳" in done
-    assert "DS01010003" in done and "已发货" in done  # the pending question, answered at once
+        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        assert "还可以再试 4 次" in _texts(customer.ask(wrong))
+        done = _texts(customer.ask(code))
+        assert "验证成功，王芳" in done
+        assert "DS01010003" in done and "已发货" in done  # the pending question, answered at once
 
-    points = _texts(stack.say(sender, "我还有多少积分"))
-    assert "积分" in points and "验证身份" not in points
+        points = _texts(customer.ask("我还有多少积分"))
+        assert "积分" in points and "验证身份" not in points
     rows = _crm(
         stack,
         "SELECT c.name, i.verified FROM customer_identities i JOIN customers c "
-        "ON c.id = i.customer_id WHERE i.channel = 'rest' AND i.external_id = ?",
-        sender,
+        "ON c.id = i.customer_id WHERE i.channel = 'socketio' AND i.external_id = ?",
+        customer.session_id,
     )
     assert rows == [("王芳", 1)]
     assert code not in stack.log.read_text()  # never logged by any process
 
 
+def test_a_verified_session_is_recognised_when_the_page_comes_back(stack):
+    """The widget keeps its session token: a reload (a new socket) is still the verified one."""
+    with SocketCustomer(stack.rasa_url) as customer:
+        customer.ask("/verify_identity")
+        before = len([m for m in _outbox(stack) if m["to"] == "demo2@example.com"])
+        customer.ask("demo2@example.com")
+        code = _code_for(stack, "demo2@example.com", before)
+        assert "Emily Carter" in _texts(customer.ask(code))
+        token = customer.token
+    with SocketCustomer(stack.rasa_url, token=token) as again:
+        assert again.session_id == customer.session_id
+        points = _texts(again.ask("how many points do I have?"))
+    assert "21,450" in points or "21450" in points, points
+    with SocketCustomer(stack.rasa_url) as stranger:  # another visitor: not Emily
+        assert "21,450" not in _texts(stranger.ask("how many points do I have?"))
+
+
 def test_english_request_and_code_by_email(stack):
-    sender = _sender("otp-en")
-    asked = stack.say(sender, "I want to verify my account")
-    assert "phone number or e-mail" in _texts(asked)
-    before = len([m for m in _outbox(stack) if m["to"] == "demo2@example.com"])
-    sent = _texts(stack.say(sender, "Demo2@Example.com"))
-    assert "d***@example.com" in sent
-    code = _code_for(stack, "demo2@example.com", before)
-    done = _texts(stack.say(sender, f"the code is {code[:3]} {code[3:]}"))
-    assert "Thanks, Emily Carter, you're verified" in done
-    points = _texts(stack.say(sender, "how many points do I have?"))
+    with SocketCustomer(stack.rasa_url) as customer:
+        asked = customer.ask("I want to verify my account")
+        assert "phone number or e-mail" in _texts(asked)
+        before = len([m for m in _outbox(stack) if m["to"] == "demo2@example.com"])
+        sent = _texts(customer.ask("Demo2@Example.com"))
+        assert "d***@example.com" in sent
+        code = _code_for(stack, "demo2@example.com", before)
+        done = _texts(customer.ask(f"the code is {code[:3]} {code[3:]}"))
+        assert "Thanks, Emily Carter, you're verified" in done
+        points = _texts(customer.ask("how many points do I have?"))
     assert "21,450" in points or "21450" in points
 
 
 def test_unknown_contact_gets_the_same_answer_and_cancel_leaves(stack):
-    sender = _sender("otp-unknown")
-    stack.say(sender, "/verify_identity")
-    count = len(_outbox(stack))
-    sent = _texts(stack.say(sender, "nobody.at.all@example.org"))
-    assert "n***@example.org" in sent and "验证码" in sent
-    assert len(_outbox(stack)) == count  # nothing was sent
-    assert "不正确" in _texts(stack.say(sender, "123456"))
-    left = stack.say(sender, "/deny")
-    assert "验证成功" not in _texts(left)
-    refused = _texts(stack.say(sender, "我的订单 DS01010003 到哪了？"))
+    with SocketCustomer(stack.rasa_url) as customer:
+        customer.ask("/verify_identity")
+        count = len(_outbox(stack))
+        sent = _texts(customer.ask("nobody.at.all@example.org"))
+        assert "n***@example.org" in sent and "验证码" in sent
+        assert len(_outbox(stack)) == count  # nothing was sent
+        assert "不正确" in _texts(customer.ask("123456"))
+        left = customer.ask("/deny")
+        assert "验证成功" not in _texts(left)
+        refused = _texts(customer.ask("我的订单 DS01010003 到哪了？"))
     assert "验证身份" in refused  # still anonymous
+
+
+@pytest.mark.parametrize(
+    ("contact", "language"), [("139-0000-0001", "zh"), ("my email is demo1@example.com", "en")]
+)
+def test_rest_says_it_cannot_verify_on_this_channel(stack, contact, language):
+    # Any REST client can name any sender: a code confirmed there would hand 王芳's account to
+    # whoever uses that sender id next. No code is sent; the customer is told where it works.
+    sender = _sender(f"otp-rest-{language}")
+    count = len(_outbox(stack))
+    stack.say(sender, "/verify_identity" if language == "zh" else "I want to verify my account")
+    replies = stack.say(sender, contact)
+    assert MESSAGES["verify_not_provable"][language] in [r.get("text") for r in replies]
+    assert "/human_handoff" in _payloads(replies)
+    assert len(_outbox(stack)) == count
+    refused = _texts(stack.say(sender, "我的订单 DS01010003 到哪了？"))
+    assert "验证身份" in refused and "SF" not in refused

@@ -26,14 +26,14 @@ TURNS = {
 
 
 def _converse(stack, conversations: int) -> list[tuple[str, str]]:
-    """Hold bilingual conversations over REST; return (sender, language) pairs."""
+    """Hold bilingual conversations over REST; return (conversation key, language) pairs."""
     senders = []
     for i in range(conversations):
         language = "zh" if i % 2 == 0 else "en"
         sender = f"ingest-{language}-{uuid.uuid4().hex[:10]}"
         for text in TURNS[language]:
             assert stack.say(sender, text), (sender, text)
-        senders.append((sender, language))
+        senders.append((stack.rest_key(sender), language))
     return senders
 
 

@@ -46,7 +46,14 @@ class ConsoleAgent:
         ).json()["access_token"]
         self.token = token
         self.api.headers["Authorization"] = f"Bearer {token}"
-        self.ws_url = stack.bridge_url.replace("http", "ws") + f"/api/v1/console/ws?token={token}"
+        self.ws_url = stack.bridge_url.replace("http", "ws") + "/api/v1/console/ws"
+
+    @contextmanager
+    def console(self) -> Iterator:
+        """The console's WebSocket, authenticated by its first frame (never the URL)."""
+        with connect(self.ws_url) as ws:
+            ws.send(json.dumps({"type": "auth", "token": self.token}))
+            yield ws
 
     def presence(self, availability: str) -> None:
         response = self.api.put("/agents/me/availability", json={"availability": availability})
@@ -79,16 +86,17 @@ def agents(stack, *specs) -> Iterator[list[ConsoleAgent]]:
             agent.presence("offline")
 
 
-def _handoff_of(team: list[ConsoleAgent], sender: str, timeout: float = 15) -> dict:
-    """The sender's handoff as any of ``team`` sees it (agents see waiting ones and theirs)."""
+def _handoff_of(team: list[ConsoleAgent], key: str, timeout: float = 15) -> dict:
+    """The handoff of conversation ``key`` (``socketio:w_…``, ``wechat:o6_…``) as any of
+    ``team`` sees it (agents see waiting ones and theirs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for agent in team:
             for item in agent.call("GET", "/handoff/queue")["data"]:
-                if item["sender_id"] == sender:
+                if item["sender_id"] == key:
                     return item
         time.sleep(0.2)
-    raise AssertionError(f"no handoff for {sender}")
+    raise AssertionError(f"no handoff for {key}")
 
 
 def _next_event(ws, kind: str, timeout: float = 10.0, where=lambda e: True) -> dict:
@@ -110,12 +118,12 @@ def test_chinese_customer_asks_for_a_human_and_is_served_end_to_end(stack):
             customer.say("转人工")
             joined = customer.wait_for("已为您接通人工客服")
             assert li.name in joined["text"] or wang.name in joined["text"], joined
-            handoff = _handoff_of([li, wang], customer.session_id)
+            handoff = _handoff_of([li, wang], customer.key)
             assert handoff["status"] == "assigned" and handoff["language"] == "zh"
             mine, other = (li, wang) if handoff["agent_id"] == li.id else (wang, li)
             hid = handoff["id"]
 
-            with connect(mine.ws_url) as ws:
+            with mine.console() as ws:
                 queue_event = _next_event(ws, "queue")
                 assert hid in [i["id"] for i in queue_event["data"]]
                 # Paused: the bot stays silent, the message reaches the console in time.
@@ -184,7 +192,7 @@ def test_chinese_customer_asks_for_a_human_and_is_served_end_to_end(stack):
         while time.monotonic() < deadline:
             csat = db.execute(
                 "SELECT rating FROM feedback WHERE sender_id = ? AND kind = 'csat'",
-                (customer.session_id,),
+                (customer.key,),
             ).fetchall()
             if csat:
                 break
@@ -195,7 +203,7 @@ def test_chinese_customer_asks_for_a_human_and_is_served_end_to_end(stack):
             for r in db.execute(
                 "SELECT m.role FROM messages m JOIN conversations c ON c.id = m.conversation_id"
                 " WHERE c.sender_id = ? ORDER BY m.at, m.id",
-                (customer.session_id,),
+                (customer.key,),
             )
         ]
         assert stored.count("agent") == 3 and "customer" in stored, stored
@@ -211,7 +219,7 @@ def test_a_furious_english_customer_is_handed_to_an_english_agent(stack):
             customer.say("I will talk to my lawyer about this, you people are useless")
             joined = customer.wait_for("will take it from here", timeout=30)
             assert tom.name in joined["text"]
-            handoff = _handoff_of([tom], customer.session_id)
+            handoff = _handoff_of([tom], customer.key)
             assert handoff["reason"] == "legal_threat" and handoff["priority"] == "urgent"
             tom.call("POST", f"/handoff/{handoff['id']}/messages", json={"text": "I'm here"})
             customer.wait_for("I'm here")
@@ -230,10 +238,10 @@ def test_an_agent_going_offline_returns_the_conversation_to_the_queue(stack):
         try:
             customer.say("I want to talk to a real person")
             customer.wait_for("will take it from here")
-            hid = _handoff_of([amy], customer.session_id)["id"]
+            hid = _handoff_of([amy], customer.key)["id"]
             amy.presence("offline")
             customer.wait_for("back in the queue")
-            item = _handoff_of([amy], customer.session_id)
+            item = _handoff_of([amy], customer.key)
             assert item["id"] == hid and item["status"] == "open" and item["agent_id"] is None
             amy.presence("online")  # free capacity again: assigned back automatically
             customer.wait_for("has joined")
@@ -250,7 +258,7 @@ def test_without_agents_the_customer_leaves_a_message_on_a_ticket(stack):
     assert "已收到您的留言" in reply[0]["text"], reply
     with sqlite3.connect(stack.var_dir / "crm.db") as db:
         live, notes = db.execute(
-            "SELECT live, notes FROM escalations WHERE sender_id = ?", (sender,)
+            "SELECT live, notes FROM escalations WHERE sender_id = ?", (stack.rest_key(sender),)
         ).fetchone()
     assert live == 0 and "明天上午" in notes
 
@@ -285,7 +293,7 @@ def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
             item = page.locator(f'[data-testid="queue-item"][data-handoff-id="{hid}"]')
             item.wait_for(timeout=10_000)
             item.click()
-            if _handoff_of([agent], customer.session_id)["status"] == "open":
+            if _handoff_of([agent], customer.key)["status"] == "open":
                 # Left in the queue behind older handoffs: take it by hand.
                 page.get_by_test_id("accept-button").click()
                 customer.wait_for(agent.name)
@@ -345,13 +353,15 @@ def test_two_agents_two_customers_and_a_page_reload_lose_and_double_nothing(stac
             en.say("can I talk to a real person please")
             assert chen.name in zh.wait_for("已为您接通")["text"]
             assert kate.name in en.wait_for("will take it from here")["text"]
-            zh_id = _handoff_of([chen], zh.session_id)["id"]
-            en_id = _handoff_of([kate], en.session_id)["id"]
-            with connect(chen.ws_url) as chen_ws, connect(kate.ws_url) as kate_ws:
+            zh_id = _handoff_of([chen], zh.key)["id"]
+            en_id = _handoff_of([kate], en.key)["id"]
+            with chen.console() as chen_ws, kate.console() as kate_ws:
                 _drain(chen_ws, 0.5), _drain(kate_ws, 0.5)
-                # The customer reloads the page: a new socket, the same session.
+                # The customer reloads the page: a new socket, the same session (its token).
                 zh.close()
-                zh = SocketCustomer(stack.rasa_url, session_id=zh.session_id)
+                reloaded = SocketCustomer(stack.rasa_url, token=zh.token)
+                assert reloaded.key == zh.key
+                zh = reloaded
                 marker = f"刷新后的消息{tag}"
                 zh.say(marker)
                 en.say(f"english only {tag}")
@@ -393,7 +403,7 @@ def test_a_furious_complaint_goes_to_a_human_by_sentiment(stack):
             customer.say("/deny")
             joined = customer.wait_for("will take it from here", timeout=30)
             assert ben.name in joined["text"]
-            handoff = _handoff_of([ben], customer.session_id)
+            handoff = _handoff_of([ben], customer.key)
             assert handoff["reason"] == "negative_sentiment" and handoff["priority"] == "urgent"
             detail = ben.call("GET", f"/handoff/{handoff['id']}")
             assert min(detail["context"]["sentiment"]["per_turn"]) < -0.6
@@ -414,7 +424,7 @@ def test_an_agent_links_an_anonymous_chat_to_a_customer_in_the_console(stack):
     try:
         customer.say("I'd like to talk to a human")
         customer.wait_for("will take it from here")
-        hid = _handoff_of([agent], customer.session_id)["id"]
+        hid = _handoff_of([agent], customer.key)["id"]
         with chromium() as browser:
             page = _console(browser, stack, agent)
             page.locator(f'[data-testid="queue-item"][data-handoff-id="{hid}"]').click()

@@ -42,7 +42,7 @@ def test_turns_arrive_through_rabbitmq_exactly_once(pika_stack):
         sender = f"pika-{i}-{uuid.uuid4().hex[:6]}"
         for text in ["你好", "谢谢"] if i % 2 == 0 else ["hello", "thanks"]:
             assert pika_stack.say(sender, text)
-        senders.append(sender)
+        senders.append(pika_stack.rest_key(sender))  # the CRM keys conversations as Rasa does
     assert not (pika_stack.var_dir / "rasa" / "events.db").exists()  # no SQL outbox in use
     crm = pika_stack.var_dir / "crm.db"
 

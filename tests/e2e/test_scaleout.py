@@ -2,7 +2,9 @@
 behind nginx, on the local PostgreSQL, Redis and RabbitMQ.
 
 The profile is started by its own launcher (``devtools/scaleout.py``) with databases, a queue
-and a Redis database of this test run's own, which are removed afterwards.
+and a Redis database of this test run's own, which are removed afterwards. Its public ports
+serve only the public doors (docs/security.md); Rasa's HTTP API and the bridge's health and
+bot routes are on nginx's private listeners (``Stack.rasa_api_url``, ``Stack.bridge_api_url``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tests.e2e.conftest import Stack, running_scaleout
 from tests.e2e.test_live_handoff import ConsoleAgent, _clear_queue, _handoff_of
 from tests.utils.customers import SocketCustomer
 from tests.utils.databases import POSTGRES_ADMIN_URL
+from tests.utils.processes import listening_addresses
 
 pytestmark = pytest.mark.slow
 
@@ -75,14 +78,21 @@ def _crm(stack: Stack, query: str, **params) -> list[tuple]:
         engine.dispose()
 
 
+def _texts(replies: list[dict]) -> str:
+    return " ".join(r.get("text") or "" for r in replies)
+
+
 def test_a_conversation_moves_between_rasa_instances(scaleout):
-    sender = f"so-{uuid.uuid4().hex[:8]}"
-    signed = scaleout.signed("demo-user-1")  # 王芳
-    first, second = _instance_url(scaleout, 10), _instance_url(scaleout, 20)
-    asked = _say(first, sender, "我的订单到哪了？", signed)
-    assert "订单号" in asked
-    answered = _say(second, sender, "DS01010003", signed)  # the other instance continues the form
-    assert "DS01010003" in answered and "已发货" in answered
+    # A signed-in website customer (王芳): her page reconnects to the other instance with the
+    # session token it keeps, and that instance continues the order form.
+    signed = scaleout.signed("demo-user-1")
+    with SocketCustomer(_instance_url(scaleout, 10)) as first:
+        assert "订单号" in _texts(first.ask("我的订单到哪了？", signed))
+        token = first.token
+    with SocketCustomer(_instance_url(scaleout, 20), token=token) as second:
+        assert second.key == first.key
+        answered = _texts(second.ask("DS01010003", signed))
+    assert "DS01010003" in answered and "已发货" in answered, answered
 
 
 def test_concurrent_customers_through_nginx_are_stored_exactly_once(scaleout):
@@ -108,7 +118,7 @@ def test_concurrent_customers_through_nginx_are_stored_exactly_once(scaleout):
             scaleout,
             "SELECT c.sender_id, count(*) FROM messages m JOIN conversations c "
             "ON c.id = m.conversation_id WHERE m.role = 'customer' "
-            "AND c.sender_id LIKE 'so-many-%' GROUP BY c.sender_id",
+            "AND c.sender_id LIKE 'rest:so-many-%' GROUP BY c.sender_id",
         )
         return dict(rows)
 
@@ -132,7 +142,7 @@ def test_an_agent_reply_reaches_a_socket_held_by_the_other_instance(scaleout):
         customer.next()
         event = {"event": "bot", "text": "来自另一实例的消息", "metadata": {}}
         response = httpx.post(
-            f"{_instance_url(scaleout, 20)}/conversations/{customer.session_id}/tracker/events",
+            f"{_instance_url(scaleout, 20)}/conversations/{customer.key}/tracker/events",
             params={
                 "token": scaleout.rasa_token,
                 "output_channel": "socketio",
@@ -156,7 +166,7 @@ def test_live_handoff_across_instances(scaleout):
         customer.say("你好")
         customer.next()
         customer.say("转人工")
-        handoff = _handoff_of([agent], customer.session_id)
+        handoff = _handoff_of([agent], customer.key)
         if handoff["status"] != "assigned":
             agent.call("POST", f"/handoff/{handoff['id']}/accept")
         # replies go through nginx to either bridge, and from there to either Rasa instance
@@ -183,3 +193,43 @@ def test_live_handoff_across_instances(scaleout):
     finally:
         customer.close()
         agent.presence("offline")
+
+
+def test_scaleout_publishes_only_the_public_doors(scaleout):
+    """nginx's public ports serve the channels, the widget and the console; nothing else."""
+    rasa, bridge = scaleout.rasa_url, scaleout.bridge_url
+    token = {"token": scaleout.rasa_token}
+    with httpx.Client(timeout=30) as client:
+        # Public: the channels, the widget's bundle and history, the console and its API.
+        hello = client.post(f"{rasa}/webhooks/rest/webhook", json={"sender": "d", "message": "hi"})
+        assert hello.status_code == 200 and hello.json(), hello.text
+        assert client.get(f"{rasa}/socket.io/", params={"EIO": 4}).status_code < 404
+        assert client.get(f"{bridge}/widget.js").status_code == 200
+        assert client.get(f"{bridge}/api/v1/widget/history").status_code == 401  # no token
+        assert client.get(f"{bridge}/console/").status_code == 200
+        assert client.post(f"{bridge}/api/v1/login/access-token").status_code == 422
+        # Private: Rasa's HTTP API (even with its token), the bridge's bot routes, health, docs.
+        for path in ("/", "/status", "/version", "/conversations/rest:d/tracker", "/model/parse"):
+            assert client.get(rasa + path, params=token).status_code == 404, path
+        parse = client.post(f"{rasa}/model/parse", params=token, json={"text": "hi"})
+        assert parse.status_code == 404
+        for path in ("/health", "/docs", "/openapi.json", "/api/v1/bot/identify"):
+            assert client.get(bridge + path).status_code == 404, path
+        assert client.post(f"{bridge}/api/v1/bot/identify", json={}).status_code == 404
+        # The system's own calls use the private listeners, where all of it answers.
+        status = client.get(f"{scaleout.rasa_api_url}/status", params=token)
+        assert status.status_code == 200 and status.json()["model_file"]
+        assert client.get(f"{scaleout.bridge_api_url}/health").json()["status"] == "ok"
+        assert client.post(f"{scaleout.bridge_api_url}/api/v1/bot/identify").status_code == 401
+
+
+def test_scaleout_keeps_the_action_server_and_every_listener_private(scaleout):
+    """Both profiles: the action server wants Rasa's token; nothing listens on every address."""
+    call = {"next_action": "action_membership_status", "sender_id": "wechat:o1", "tracker": {}}
+    for headers in ({}, {"Authorization": "Bearer guessed"}):
+        refused = httpx.post(f"{scaleout.actions_url}/webhook", json=call, headers=headers)
+        assert refused.status_code == 401, refused.text
+    addresses = listening_addresses(scaleout.log.read_text())
+    # two Rasa, two bridges, the action server, nginx's two public and two private ports
+    assert len(addresses) >= 9, addresses
+    assert all(a.startswith(("127.0.0.1:", "[::1]:")) for a in addresses), addresses

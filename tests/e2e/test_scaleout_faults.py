@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import Stack, running_scaleout
+from tests.e2e.conftest import UNLIMITED, Stack, running_scaleout
 from tests.utils.customers import keep_talking
 from tests.utils.private_servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
 from tests.utils.processes import healthy
@@ -66,6 +66,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, servers: Servers) -> Iterato
         "SCALEOUT_POSTGRES_URL": servers.postgres.admin_url,
         "SCALEOUT_REDIS_URL": servers.redis.url,
         "RABBITMQ_URL": servers.rabbitmq.url,
+        "RATE_LIMITS": UNLIMITED,  # four customers writing every 0.5 s from 127.0.0.1
     }
     crm = servers.postgres.admin_url.rsplit("/", 1)[0] + "/csa_crm"
     with running_scaleout(tmp_path_factory.mktemp("var"), crm, **settings) as running:
@@ -118,6 +119,8 @@ def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 def _stored(stack: Stack, senders: list[str]) -> Counter:
+    """(sender, text) of the customer messages the CRM holds for these REST senders."""
+    keys = {stack.rest_key(sender): sender for sender in senders}
     engine = create_engine(stack.crm_url)
     try:
         with engine.connect() as db:
@@ -127,11 +130,11 @@ def _stored(stack: Stack, senders: list[str]) -> Counter:
                     " ON c.id = m.conversation_id"
                     " WHERE c.sender_id = ANY(:senders) AND m.role = 'customer'"
                 ),
-                {"senders": senders},
+                {"senders": list(keys)},
             ).all()
     finally:
         engine.dispose()
-    return Counter((sender, body) for sender, body in rows)
+    return Counter((keys[key], body) for key, body in rows)
 
 
 def test_postgres_redis_and_rabbitmq_killed_under_traffic(stack: Stack, servers: Servers):
@@ -154,7 +157,7 @@ def test_postgres_redis_and_rabbitmq_killed_under_traffic(stack: Stack, servers:
         assert "retry" in login.json()["detail"] and login.headers["retry-after"]
         time.sleep(6)
         servers.postgres.start()
-        _wait(lambda: healthy(f"{stack.bridge_url}/health"), 60, "bridges healthy")
+        _wait(lambda: healthy(f"{stack.bridge_api_url}/health"), 60, "bridges healthy")
 
         servers.redis.kill()
         probe = Customer("en")

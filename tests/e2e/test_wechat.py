@@ -60,8 +60,13 @@ def _post(stack, xml: str, safe: bool = False, timestamp: int | None = None) -> 
     )
 
 
+def _key(open_id: str) -> str:
+    """Rasa's (and the CRM's) key of a follower's conversation."""
+    return f"wechat:{open_id}"
+
+
 def _user_turns(stack, open_id: str) -> list[str]:
-    return [e["text"] for e in stack.tracker(open_id)["events"] if e["event"] == "user"]
+    return [e["text"] for e in stack.tracker(_key(open_id))["events"] if e["event"] == "user"]
 
 
 def test_url_checks_plain_and_safe_mode(stack):
@@ -138,7 +143,7 @@ def test_a_handoff_over_wechat(stack, fake_wechat):
         open_id = _open_id()
         _post(stack, _xml(open_id, content="转人工"))
         assert agent.name in fake_wechat.wait_for(open_id)[0]
-        handoff = _handoff_of([agent], open_id)
+        handoff = _handoff_of([agent], _key(open_id))
         assert handoff["channel"] == "wechat"
         _post(stack, _xml(open_id, content="我的快递一直没到"))
         agent.call("POST", f"/handoff/{handoff['id']}/messages", json={"text": "我来帮您催一下"})

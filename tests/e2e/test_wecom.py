@@ -38,8 +38,13 @@ def _customer() -> str:
     return "wm" + uuid.uuid4().hex[:26]
 
 
+def _key(user: str) -> str:
+    """Rasa's (and the CRM's) key of a WeCom customer's conversation."""
+    return f"wecom:{user}"
+
+
 def _user_turns(stack, user: str) -> list[str]:
-    return [e["text"] for e in stack.tracker(user)["events"] if e["event"] == "user"]
+    return [e["text"] for e in stack.tracker(_key(user))["events"] if e["event"] == "user"]
 
 
 def _say(stack, fake: FakeWeCom, user: str, text: str, **kwargs) -> None:
@@ -215,7 +220,7 @@ def test_a_handoff_over_wecom(stack, fake_wecom):
         user = _customer()
         _say(stack, fake_wecom, user, "转人工")
         assert agent.name in fake_wecom.wait_for(user)[0].text
-        handoff = _handoff_of([agent], user)
+        handoff = _handoff_of([agent], _key(user))
         assert handoff["channel"] == "wecom"
         _say(stack, fake_wecom, user, "我的快递一直没到")
         agent.call("POST", f"/handoff/{handoff['id']}/messages", json={"text": "我来帮您催一下"})
@@ -245,7 +250,7 @@ def test_the_account_of_a_customer_is_needed_to_send(stack, fake_wecom):
     """An injected reply for a customer who never wrote over WeCom is dropped, not misrouted."""
     stranger = _customer()
     response = httpx.post(
-        f"{stack.rasa_url}/conversations/{stranger}/tracker/events",
+        f"{stack.rasa_api_url or stack.rasa_url}/conversations/{_key(stranger)}/tracker/events",
         params={
             "token": stack.rasa_token,
             "output_channel": "wecom",

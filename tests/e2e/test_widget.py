@@ -47,6 +47,20 @@ def _wait_for_line(page, needle: str, role: str = "bot", timeout: float = 20) ->
     raise AssertionError(f"{needle!r} not shown as {role}; shown: {_lines(page)}")
 
 
+def _conversation_key(page) -> str:
+    """Rasa's key of the page's conversation, from the session token the widget stored.
+
+    The server issues ``w_<32 hex>.<secret>`` (``csa:<siteId>:session`` in localStorage); the
+    conversation is keyed by the part before the dot.
+    """
+    token = page.evaluate(
+        "() => Object.entries(localStorage).find(([k]) => k.endsWith(':session'))[1]"
+    ).strip('"')
+    session_id, dot, secret = token.partition(".")
+    assert session_id.startswith("w_") and dot and secret, "not a server-issued session"
+    return f"socketio:{session_id}"
+
+
 @pytest.fixture
 def browser():
     require_chromium()
@@ -85,13 +99,12 @@ def test_knowledge_questions_quick_replies_history_and_feedback(stack, browser):
     other.locator('[data-testid="message"]').first.wait_for(timeout=10_000)
     assert "退货的运费是谁出？" in _lines(other, "customer")
     assert not errors, errors
-    session_id = page.evaluate(
-        "() => Object.entries(localStorage).find(([k]) => k.endsWith(':session'))[1]"
-    )
+    key = _conversation_key(page)
+    assert _conversation_key(other) == key  # the other tab continued the same session
     with sqlite3.connect(stack.var_dir / "crm.db") as db:
         votes = db.execute(
             "SELECT rating, kb_entry_id FROM feedback WHERE sender_id = ? AND kind = 'kb_answer'",
-            (session_id.strip('"'),),
+            (key,),
         ).fetchall()
     assert votes and votes[0][0] == 1 and votes[0][1], votes
     context.close()
@@ -112,10 +125,7 @@ def test_offline_messages_are_queued_and_sent_once(stack, browser):
     _wait_for_line(page, "instalment", timeout=40)
     time.sleep(2)
     assert _lines(page, "customer").count(marker) == 1
-    session_id = page.evaluate(
-        "() => Object.entries(localStorage).find(([k]) => k.endsWith(':session'))[1]"
-    ).strip('"')
-    events = [e for e in stack.tracker(session_id)["events"] if e["event"] == "user"]
+    events = [e for e in stack.tracker(_conversation_key(page))["events"] if e["event"] == "user"]
     assert [e["text"] for e in events].count(marker) == 1
     context.close()
 
@@ -135,10 +145,8 @@ def test_handoff_agent_messages_escaping_and_rating_on_a_phone(stack, browser):
         _wait_for_line(page, agent.name)
         _send(page, xss)
         _send(page, "请帮我看看订单")  # the bot answers in the language of the latest message
-        session_id = page.evaluate(
-            "() => Object.entries(localStorage).find(([k]) => k.endsWith(':session'))[1]"
-        ).strip('"')
-        handoff = _handoff_of([agent], session_id)
+        key = _conversation_key(page)
+        handoff = _handoff_of([agent], key)
         assert handoff["customer"]["name"] == "王芳"  # the page's signed identity reached the bot
         agent.call(
             "POST",
@@ -165,7 +173,7 @@ def test_handoff_agent_messages_escaping_and_rating_on_a_phone(stack, browser):
             while time.monotonic() < deadline:
                 rows = db.execute(
                     "SELECT rating FROM feedback WHERE sender_id = ? AND kind = 'csat'",
-                    (session_id,),
+                    (key,),
                 ).fetchall()
                 if rows:
                     break

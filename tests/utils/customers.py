@@ -6,7 +6,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -14,23 +13,48 @@ import socketio
 
 
 class SocketCustomer:
-    """One socket.io session with Rasa; bot messages are collected in order."""
+    """One socket.io session with Rasa; bot messages are collected in order.
 
-    def __init__(self, rasa_url: str, session_id: str | None = None) -> None:
-        self.session_id = session_id or f"web-{uuid.uuid4().hex[:12]}"
+    The server issues the session (``bot/channels/widget_sessions.py``): ``token`` is what it
+    confirmed (pass an earlier customer's ``token`` to continue that conversation),
+    ``session_id`` its public part and ``key`` Rasa's conversation key (``socketio:…``).
+    """
+
+    def __init__(self, rasa_url: str, token: str | None = None) -> None:
         self.received: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.refusals: queue.Queue[dict[str, Any]] = queue.Queue()
         self.client = socketio.Client(reconnection=False)
-        confirmed = queue.Queue()
+        confirmed: queue.Queue[Any] = queue.Queue()
         self.client.on("bot_uttered", self.received.put)
+        self.client.on("identity_refused", self.refusals.put)
         self.client.on("session_confirm", confirmed.put)
         self.client.connect(rasa_url, transports=["websocket"], socketio_path="/socket.io")
-        self.client.emit("session_request", {"session_id": self.session_id})
-        confirmed.get(timeout=10)
+        self.client.emit("session_request", {"session_id": token})
+        self.token: str = confirmed.get(timeout=10)
+        self.session_id = self.token.split(".", 1)[0]
+        self.key = f"socketio:{self.session_id}"
 
     def say(self, text: str, metadata: dict[str, Any] | None = None) -> None:
         """Send a message (does not wait for answers)."""
-        body = {"message": text, "session_id": self.session_id, "customData": metadata or {}}
+        body = {"message": text, "session_id": self.token, "customData": metadata or {}}
         self.client.emit("user_uttered", body)
+
+    def ask(
+        self,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+        timeout: float = 20.0,
+        quiet: float = 0.8,
+    ) -> list[dict[str, Any]]:
+        """Send a message; its answers: the first within ``timeout``, then until ``quiet`` s
+        pass without another (what the REST channel returns at once)."""
+        self.say(text, metadata)
+        replies = [self.next(timeout)]
+        while True:
+            try:
+                replies.append(self.received.get(timeout=quiet))
+            except queue.Empty:
+                return replies
 
     def next(self, timeout: float = 20.0) -> dict[str, Any]:
         """The next bot-side message (bot or agent), or AssertionError after ``timeout``."""
@@ -65,6 +89,12 @@ class SocketCustomer:
     def close(self) -> None:
         """Disconnect."""
         self.client.disconnect()
+
+    def __enter__(self) -> SocketCustomer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def keep_talking(

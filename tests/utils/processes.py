@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -38,6 +39,24 @@ def wait_for_text(log: Path, text: str, proc, timeout: float) -> str:  # noqa: A
 def started_pids(output: str) -> dict[str, int]:
     """PIDs honcho reported for each process."""
     return {m.group("name"): int(m.group("pid")) for m in STARTED.finditer(output)}
+
+
+def listening_addresses(output: str) -> list[str]:
+    """Local addresses (``127.0.0.1:5005``) that the processes of a launcher's log listen on.
+
+    The processes honcho started and every descendant (restart wrappers' children, workers).
+    """
+    tree = set(started_pids(output).values())
+    table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    pairs = [tuple(map(int, line.split())) for line in table.splitlines() if line.strip()]
+    while (grown := tree | {pid for pid, parent in pairs if parent in tree}) != tree:
+        tree = grown
+    sockets = subprocess.run(["ss", "-Hltnup"], capture_output=True, text=True).stdout
+    return [
+        line.split()[4]
+        for line in sockets.splitlines()
+        if any(f"pid={pid}," in line for pid in tree)
+    ]
 
 
 def pid_alive(pid: int) -> bool:
