@@ -188,18 +188,9 @@ def _change_agent(
     if command == "set-password":
         generated = args.generate
         password = generate_password() if generated else _read_password()
-        ended = agent_accounts.set_password(session, settings, agent, password, "password_reset")
-        audit(
-            session,
-            "cli",
-            "password_reset",
-            "agent",
-            agent.id,
-            generated=generated,
-            sessions_ended=ended,
+        ended = agent_accounts.reset_password(
+            session, settings, hub, agent, password, by="cli", generated=generated
         )
-        session.commit()
-        hub.end_sessions(agent.id, None, "password reset")
         shown = f"\nnew password (shown once): {password}" if generated else ""
         return f"{agent.login} has a new password; {ended} session(s) ended{shown}"
     ended = agent_accounts.end_sessions(session, agent)

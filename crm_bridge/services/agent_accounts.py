@@ -14,6 +14,8 @@ from crm_bridge.core.config import Settings
 from crm_bridge.core.security import hash_password
 from crm_bridge.models import Agent, AgentRole, utcnow
 from crm_bridge.services import agent_sessions
+from crm_bridge.services.audit import audit
+from crm_bridge.services.console_hub import ConsoleHub
 
 MAX_PASSWORD_CHARS = 200
 
@@ -57,6 +59,30 @@ def set_password(
     agent.password_hash = hash_password(password)
     agent.password_changed_at = utcnow()
     return agent_sessions.revoke_all(session, agent.id, reason)
+
+
+def reset_password(
+    session: Session,
+    settings: Settings,
+    hub: ConsoleHub,
+    agent: Agent,
+    password: str,
+    *,
+    by: str,
+    generated: bool,
+) -> int:
+    """An administrator's reset (console or CLI): set, audit, commit, close the consoles.
+
+    Returns how many sessions ended. Raises :class:`AccountError` for a password the rules
+    refuse (nothing changed).
+    """
+    ended = set_password(session, settings, agent, password, "password_reset")
+    audit(
+        session, by, "password_reset", "agent", agent.id, generated=generated, sessions_ended=ended
+    )
+    session.commit()
+    hub.end_sessions(agent.id, None, "password reset")
+    return ended
 
 
 def deactivate(session: Session, agent: Agent, by: Agent | None = None) -> int:

@@ -196,22 +196,19 @@ def reset_password(
     """Set an agent's password (or generate one, answered once); their sessions end."""
     agent = _agent(session, agent_id)
     password = body.new_password or generate_password()
+    generated = body.new_password is None
     try:
-        ended = agent_accounts.set_password(session, settings, agent, password, "password_reset")
+        ended = agent_accounts.reset_password(
+            session,
+            settings,
+            hub_of(request),
+            agent,
+            password,
+            by=principal.name,
+            generated=generated,
+        )
     except agent_accounts.AccountError as err:
         raise _unprocessable(str(err)) from err
-    generated = body.new_password is None
-    audit(
-        session,
-        principal.name,
-        "password_reset",
-        "agent",
-        agent.id,
-        generated=generated,
-        sessions_ended=ended,
-    )
-    session.commit()
-    hub_of(request).end_sessions(agent.id, None, "password reset")
     return PasswordResetResult(
         agent_id=agent.id,
         generated_password=password if generated else None,
