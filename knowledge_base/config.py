@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     TUNED_MODEL_DIR: Path = REPO_ROOT / "var" / "kb-tuned" / "model"
     USE_TUNED: bool = True
     EMBED_BATCH_SIZE: int = 64
+    MULTILINGUAL_MODEL: str = "use-multilingual-v3"
+    """Packaged multilingual encoder scored beside ``MODEL`` (``use-multilingual-v3`` or
+    ``multilingual-e5-small-q4``, see ``encoders.py``); empty for the English model alone."""
+    MULTILINGUAL_SHARE_EN: float = 0.3
+    """Share of the multilingual cosine in the dense score of a query the English model knows
+    (Chinese and mixed queries it does not know get the multilingual cosine alone)."""
 
     APPROX_MIN_SIZE: int = 50_000
     """Collections with at least this many vectors get an approximate index instead of exact IP."""
@@ -94,6 +100,15 @@ class Settings(BaseSettings):
     """Platt scaling of the entry score per query language, fitted by ``kb calibrate``:
     ``confidence = sigmoid(CONF_SLOPE_<LANG> * (score - CONF_CENTER_<LANG>))``; ``ZH_MODEL``
     is used for Chinese queries answered with the trained Chinese model."""
+
+    SELF_CALIBRATE: bool = True
+    """Fit the confidence per language on the knowledge base's own variants when the index is
+    built (``selfcal.py``); the ``CONF_*`` settings apply to a language it could not fit."""
+    SELF_CAL_REJECT_SHARE: float = 0.3
+    """Share of the unanswerable near-domain probes (variants of a held-out entry) whose best
+    score must fall below the answer cut."""
+    SELF_CAL_FOLDS: int = 5
+    SELF_CAL_MAX_PROBES: int = 600
 
     PASSAGE_MAX_CHARS: int = 400
     PASSAGE_OVERLAP_SENTENCES: int = 1

@@ -14,7 +14,14 @@ from knowledge_base.config import DEFAULT_MODEL, Settings
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Embedder", "SentenceTransformerEmbedder", "model_from_settings", "resolve_model"]
+__all__ = [
+    "BilingualEmbedder",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "embedder_from_settings",
+    "model_from_settings",
+    "resolve_model",
+]
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
@@ -103,7 +110,9 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         """Dimension of the vectors."""
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 6
+        return int(getter() if getter else model.get_sentence_embedding_dimension())
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Return L2-normalised float32 vectors, one row per text."""
@@ -158,3 +167,84 @@ class SentenceTransformerEmbedder:
             stat = file.stat()
             digest.update(f"{file.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
         return f"{self.name}@{digest.hexdigest()[:16]}"
+
+
+class BilingualEmbedder:
+    """An English model and a multilingual encoder, scored together from one index.
+
+    A variant's vector is the two models' vectors side by side (so its norm is √2); a query's
+    vector is ``[α·english, (1 − α)·multilingual]``, so its inner product with a variant is
+    ``α·cos_english + (1 − α)·cos_multilingual``. ``α = (1 − multilingual_share)·gate``, where
+    ``gate = max(0, 1 − share of [UNK] word pieces / unk_tolerance)``: for a Chinese or mixed
+    query the English model knows too little of, the multilingual encoder alone decides (and
+    the English model is not even run); for English the two vote together.
+
+    Args:
+        english: The English sentence-transformers model (the ``kb tune`` output when present).
+        multilingual: A packaged multilingual encoder (:mod:`knowledge_base.encoders`).
+        multilingual_share: Weight of the multilingual cosine for a query the English model
+            fully knows.
+        unk_tolerance: Share of unknown word pieces at which the English model stops voting.
+    """
+
+    def __init__(
+        self,
+        english: SentenceTransformerEmbedder,
+        multilingual: Embedder,
+        *,
+        multilingual_share: float = 0.3,
+        unk_tolerance: float = 0.1,
+    ) -> None:
+        self.english = english
+        self.multilingual = multilingual
+        self.multilingual_share = multilingual_share
+        self.unk_tolerance = unk_tolerance
+        self.name = english.name
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Return the variants' vectors: both models' L2-normalised vectors side by side."""
+        first = self.english.encode(texts, show_progress=show_progress)
+        second = self.multilingual.encode(texts, show_progress=show_progress)
+        return np.ascontiguousarray(np.hstack([first, second]), dtype=np.float32)
+
+    def english_weight(self, text: str) -> float:
+        """``α`` for this query: the English model's share of the dense score."""
+        gate = max(0.0, 1.0 - self.english.unknown_ratio(text) / self.unk_tolerance)
+        return (1.0 - self.multilingual_share) * gate
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Return the query's vector ``[α·english, (1 − α)·multilingual]`` (one row)."""
+        alpha = self.english_weight(text)
+        second = self.multilingual.encode([text])[0] * (1.0 - alpha)
+        if alpha > 0:
+            first = self.english.encode([text])[0] * alpha
+        else:
+            first = np.zeros(self.english.dim, dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate([first, second])[None, :], dtype=np.float32)
+
+    def fingerprint(self) -> str:
+        """Both models' fingerprints."""
+        return f"{self.english.fingerprint()}+{self.multilingual.fingerprint()}"
+
+
+def embedder_from_settings(settings: Settings, model: str | None = None) -> Embedder:
+    """The embedder the settings ask for.
+
+    Args:
+        settings: ``MODEL`` / the tuned model, ``MULTILINGUAL_MODEL`` (empty: English only),
+            ``MULTILINGUAL_SHARE_EN`` and ``UNK_TOLERANCE``.
+        model: The English model to use instead of the settings' (an index's saved model).
+    """
+    from knowledge_base.encoders import multilingual_encoder
+
+    english = SentenceTransformerEmbedder(
+        model or model_from_settings(settings), batch_size=settings.EMBED_BATCH_SIZE
+    )
+    if not settings.MULTILINGUAL_MODEL:
+        return english
+    return BilingualEmbedder(
+        english,
+        multilingual_encoder(settings.MULTILINGUAL_MODEL),
+        multilingual_share=settings.MULTILINGUAL_SHARE_EN,
+        unk_tolerance=settings.UNK_TOLERANCE,
+    )

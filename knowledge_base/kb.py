@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge_base.config import Settings, get_settings
-from knowledge_base.embed import Embedder, SentenceTransformerEmbedder, model_from_settings
+from knowledge_base.embed import Embedder, embedder_from_settings
 from knowledge_base.fusion import aggregate_max, confidence, decide, fuse
 from knowledge_base.index import DenseIndex
 from knowledge_base.lexical import LexicalIndex
@@ -33,7 +33,7 @@ __all__ = [
     "zh_model_from_settings",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 _NO_ZH_MODEL = "none"
 ZH_WARM_MAX = 5000
@@ -155,6 +155,8 @@ class KnowledgeBase:
         self.doc_text = [q for e in entries for q in e.questions]
         self.zh_model = zh_model
         self.zh_vectors = zh_vectors
+        self.calibration: dict[str, dict[str, float]] = dict(self.manifest.get("calibration", {}))
+        """Per query language ``slope`` and ``center`` fitted by self-calibration (if any)."""
         if zh_model is not None:
             if len(self.doc_text) <= ZH_WARM_MAX:  # the pair scorer's inputs, ready up front
                 for text in self.doc_text:
@@ -174,6 +176,7 @@ class KnowledgeBase:
         embedder: Embedder | None = None,
         zh_model: ZhModel | None | str = "settings",
         show_progress: bool = False,
+        self_calibrate: bool | None = None,
     ) -> KnowledgeBase:
         """Index entries (``Entry`` objects or dicts with ``id``, ``questions``, ``answer``).
 
@@ -185,12 +188,12 @@ class KnowledgeBase:
             zh_model: Trained Chinese model; by default the one in ``ZH_MODEL_DIR`` when
                 present and ``USE_ZH_MODEL`` is true; ``None`` for none.
             show_progress: Show a progress bar while embedding.
+            self_calibrate: Fit the confidence on the entries' own variants
+                (:mod:`knowledge_base.selfcal`); default: the ``SELF_CALIBRATE`` setting.
         """
         settings = settings or get_settings()
         tokenizer = tokenizer or default_tokenizer()
-        embedder = embedder or SentenceTransformerEmbedder(
-            model_from_settings(settings), batch_size=settings.EMBED_BATCH_SIZE
-        )
+        embedder = embedder or embedder_from_settings(settings)
         if isinstance(zh_model, str):
             zh_model = zh_model_from_settings(settings)
         entries = [_coerce(d) for d in docs]
@@ -216,6 +219,7 @@ class KnowledgeBase:
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": embedder.name,
+            "multilingual_model": getattr(getattr(embedder, "multilingual", None), "name", ""),
             "model_fingerprint": embedder.fingerprint(),
             "dimensions": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
             "tokenizer": describe_tokenizer(tokenizer),
@@ -229,7 +233,7 @@ class KnowledgeBase:
                 "passages": sum(e.kind == "passage" for e in entries),
             },
         }
-        return cls(
+        kb = cls(
             entries,
             lexical,
             entry_lexical,
@@ -241,6 +245,12 @@ class KnowledgeBase:
             manifest=manifest,
             zh_model=zh_model,
         )
+        if settings.SELF_CALIBRATE if self_calibrate is None else self_calibrate:
+            from knowledge_base.selfcal import self_calibrate as fit
+
+            kb.calibration = fit(kb)
+            kb.manifest["calibration"] = kb.calibration
+        return kb
 
     # ---------------------------------------------------------------- search
     def search(self, query: str, k: int = 5, *, lang: str | None = None) -> SearchResult:
@@ -260,8 +270,10 @@ class KnowledgeBase:
         raw, mass = self.lexical.scores(tokens)
         text = for_embedding(query)
         weight = s.DENSE_WEIGHT_ZH if query_lang == "zh" else s.DENSE_WEIGHT_EN
+        encode_query = getattr(self.embedder, "encode_query", None)
         unknown = getattr(self.embedder, "unknown_ratio", None)
-        if callable(unknown) and weight > 0:
+        if encode_query is None and callable(unknown) and weight > 0:
+            # an English-only model gives near random vectors for a language it does not know
             weight *= max(0.0, 1.0 - unknown(text) / s.UNK_TOLERANCE)
         n_cand = min(s.CANDIDATES, len(self.doc_entry))
         if n_cand < len(raw):
@@ -270,7 +282,7 @@ class KnowledgeBase:
             lex_ids = np.arange(len(raw))
         qvec = None
         if weight > 0:  # the model knows the query's language: ask it
-            qvec = self.embedder.encode([text])[0]
+            qvec = (encode_query(text) if encode_query else self.embedder.encode([text]))[0]
             _, dense_ids = self.dense.search(qvec, n_cand)
             lex_ids = np.concatenate([dense_ids[0][dense_ids[0] >= 0], lex_ids])
         cand = np.unique(lex_ids.astype(np.int64))
@@ -312,7 +324,10 @@ class KnowledgeBase:
             ((e, (1 - g) * score + g * float(entry_norm[e]), doc) for e, score, doc in ranked),
             key=lambda item: -item[1],
         )[:k]
-        if zh_sims is not None:
+        if s.SELF_CALIBRATE and query_lang in self.calibration:
+            slope = self.calibration[query_lang]["slope"]
+            center = self.calibration[query_lang]["center"]
+        elif zh_sims is not None:
             slope, center = s.CONF_SLOPE_ZH_MODEL, s.CONF_CENTER_ZH_MODEL
         elif query_lang == "zh":
             slope, center = s.CONF_SLOPE_ZH, s.CONF_CENTER_ZH
@@ -404,9 +419,11 @@ class KnowledgeBase:
         manifest = json.loads(manifest_path.read_text())
         settings = settings or get_settings()
         entries = [Entry.from_dict(d) for d in json.loads((directory / "entries.json").read_text())]
-        embedder = embedder or SentenceTransformerEmbedder(
-            manifest["model"], batch_size=settings.EMBED_BATCH_SIZE
-        )
+        if embedder is None:
+            saved = settings.model_copy(
+                update={"MULTILINGUAL_MODEL": manifest.get("multilingual_model", "")}
+            )
+            embedder = embedder_from_settings(saved, manifest["model"])
         if isinstance(zh_model, str):
             zh_model = zh_model_from_settings(settings)
         zh_vectors = None
@@ -471,9 +488,7 @@ def build_if_changed(
         ValidationError: When a source is invalid (the saved index is not touched).
     """
     settings = settings or get_settings()
-    embedder = embedder or SentenceTransformerEmbedder(
-        model_from_settings(settings), batch_size=settings.EMBED_BATCH_SIZE
-    )
+    embedder = embedder or embedder_from_settings(settings)
     tokenizer = tokenizer or default_tokenizer()
     zh_model = zh_model_from_settings(settings)
     zh_fingerprint = zh_model.fingerprint() if zh_model is not None else _NO_ZH_MODEL
