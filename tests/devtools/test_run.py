@@ -62,7 +62,8 @@ def test_ctrl_c_stops_every_process(launch):
     assert "[run] stopped" in log.read_text()
 
 
-def test_a_dying_process_stops_the_others_and_is_named(launch):
+def test_a_dying_process_stops_the_others_and_is_named(launch, monkeypatch):
+    monkeypatch.setenv("CSA_RESTART_LIMIT", "1")  # one restart, then the system stops
     proc, log = launch(
         "alpha: sleep 300\n"
         "beta: echo 'beta starting'; sleep 2; echo 'fatal: disk full' >&2; exit 3\n"

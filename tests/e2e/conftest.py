@@ -236,3 +236,50 @@ def stack(
     limits = {"RATE_LIMITS": "ip=1000000/60,conversation=30/60,session=1000000/60"}
     with running_stack(tmp_path_factory.mktemp("var"), **wechat, **limits) as running:
         yield running
+
+
+@dataclass
+class ScaleoutServers:
+    """PostgreSQL, Redis and RabbitMQ of the scale-out tests' own (the fault test kills them)."""
+
+    postgres: object
+    redis: object
+    rabbitmq: object
+
+
+@pytest.fixture(scope="session")
+def scaleout_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleoutServers]:
+    """Private servers, so killing them touches nothing else on the machine."""
+    from tests.utils.private_servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
+
+    postgres = PrivatePostgres()
+    redis = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    rabbitmq = PrivateRabbitMQ(tmp_path_factory.mktemp("rabbitmq"))
+    try:
+        postgres.start()
+        redis.start()
+        rabbitmq.start()
+        yield ScaleoutServers(postgres, redis, rabbitmq)
+    finally:
+        rabbitmq.stop()
+        redis.stop()
+        postgres.remove()
+
+
+@pytest.fixture(scope="session")
+def scaleout_stack(
+    tmp_path_factory: pytest.TempPathFactory, scaleout_servers: ScaleoutServers
+) -> Iterator[Stack]:
+    """One scale-out profile for test_scaleout.py and then test_scaleout_faults.py (which
+    runs after it, file order, and is the only one to kill its servers): starting the
+    profile costs about a minute."""
+    servers = scaleout_servers
+    settings = {
+        "SCALEOUT_POSTGRES_URL": servers.postgres.admin_url,
+        "SCALEOUT_REDIS_URL": servers.redis.url,
+        "RABBITMQ_URL": servers.rabbitmq.url,
+        "RATE_LIMITS": UNLIMITED,  # customers writing every 0.5 s from 127.0.0.1
+    }
+    crm = servers.postgres.admin_url.rsplit("/", 1)[0] + "/csa_crm"
+    with running_scaleout(tmp_path_factory.mktemp("var"), crm, **settings) as running:
+        yield running

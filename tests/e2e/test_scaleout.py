@@ -1,59 +1,35 @@
 """The scale-out profile (``make run-scaleout``) end to end: two Rasa servers and two bridges
 behind nginx, on the local PostgreSQL, Redis and RabbitMQ.
 
-The profile is started by its own launcher (``devtools/scaleout.py``) with databases, a queue
-and a Redis database of this test run's own, which are removed afterwards. Its public ports
+The profile is started by its own launcher (``devtools/scaleout.py``) on PostgreSQL, Redis and
+RabbitMQ servers of the tests' own (``scaleout_stack`` in conftest.py, shared with
+test_scaleout_faults.py, which runs after this module and kills them). Its public ports
 serve only the public doors (docs/security.md); Rasa's HTTP API and the bridge's health and
 bot routes are on nginx's private listeners (``Stack.rasa_api_url``, ``Stack.bridge_api_url``).
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import uuid
-from collections.abc import Iterator
 
 import httpx
-import pika
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import Stack, running_scaleout
+from tests.e2e.conftest import Stack
 from tests.e2e.test_live_handoff import ConsoleAgent, _clear_queue, _handoff_of
 from tests.utils.customers import SocketCustomer
-from tests.utils.databases import POSTGRES_ADMIN_URL
 from tests.utils.processes import listening_addresses
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def scaleout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The scale-out profile on stores of its own."""
-    tag = uuid.uuid4().hex[:8]
-    names = {"crm": f"csa_test_crm_{tag}", "rasa": f"csa_test_rasa_{tag}"}
-    queue = f"csa_test_events_{tag}"
-    settings = {
-        "SCALEOUT_POSTGRES_URL": POSTGRES_ADMIN_URL,
-        "SCALEOUT_CRM_DB": names["crm"],
-        "SCALEOUT_RASA_DB": names["rasa"],
-        "SCALEOUT_REDIS_URL": f"redis://127.0.0.1:6379/{random.randint(1, 15)}",
-        "RABBITMQ_QUEUE": queue,
-    }
-    try:
-        crm = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + names["crm"]
-        with running_scaleout(tmp_path_factory.mktemp("var"), crm, **settings) as running:
-            yield running
-    finally:
-        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            for name in names.values():
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1"))
-        connection.channel().queue_delete(queue)
-        connection.close()
+def scaleout(scaleout_stack: Stack) -> Stack:
+    """The scale-out profile on private PostgreSQL, Redis and RabbitMQ servers (shared with
+    test_scaleout_faults.py, which runs after this module)."""
+    return scaleout_stack
 
 
 def _instance_url(stack: Stack, offset: int) -> str:

@@ -18,16 +18,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import UNLIMITED, Stack, running_scaleout
+from tests.e2e.conftest import ScaleoutServers, Stack
 from tests.utils.customers import keep_talking
-from tests.utils.private_servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
 from tests.utils.processes import healthy
 
 pytestmark = pytest.mark.slow
@@ -37,40 +35,14 @@ APOLOGIES = ("系统暂时出了点问题", "something went wrong on our side", 
 TURN_TIMEOUT_S = 30.0
 
 
-@dataclass
-class Servers:
-    postgres: PrivatePostgres
-    redis: PrivateRedis
-    rabbitmq: PrivateRabbitMQ
+@pytest.fixture(scope="module")
+def servers(scaleout_servers: ScaleoutServers) -> ScaleoutServers:
+    return scaleout_servers
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    postgres = PrivatePostgres()
-    redis = PrivateRedis(tmp_path_factory.mktemp("redis"))
-    rabbitmq = PrivateRabbitMQ(tmp_path_factory.mktemp("rabbitmq"))
-    try:
-        postgres.start()
-        redis.start()
-        rabbitmq.start()
-        yield Servers(postgres, redis, rabbitmq)
-    finally:
-        rabbitmq.stop()
-        redis.stop()
-        postgres.remove()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, servers: Servers) -> Iterator[Stack]:
-    settings = {
-        "SCALEOUT_POSTGRES_URL": servers.postgres.admin_url,
-        "SCALEOUT_REDIS_URL": servers.redis.url,
-        "RABBITMQ_URL": servers.rabbitmq.url,
-        "RATE_LIMITS": UNLIMITED,  # four customers writing every 0.5 s from 127.0.0.1
-    }
-    crm = servers.postgres.admin_url.rsplit("/", 1)[0] + "/csa_crm"
-    with running_scaleout(tmp_path_factory.mktemp("var"), crm, **settings) as running:
-        yield running
+def stack(scaleout_stack: Stack) -> Stack:
+    return scaleout_stack
 
 
 @dataclass
@@ -137,7 +109,7 @@ def _stored(stack: Stack, senders: list[str]) -> Counter:
     return Counter((keys[key], body) for key, body in rows)
 
 
-def test_postgres_redis_and_rabbitmq_killed_under_traffic(stack: Stack, servers: Servers):
+def test_postgres_redis_and_rabbitmq_killed_under_traffic(stack: Stack, servers: ScaleoutServers):
     customers = [Customer("zh"), Customer("en"), Customer("zh"), Customer("en")]
     stop = threading.Event()
     threads = keep_talking([lambda _n, c=c: c.turn(stack) for c in customers], stop, 0.5)
