@@ -86,11 +86,18 @@ def _build(args: argparse.Namespace) -> int:
         print(f"index {args.out} is up to date (sources and model unchanged); nothing to do")
         return 0
     counts = kb.manifest["counts"]
+    models = " + ".join(m for m in (kb.manifest["model"], kb.manifest["multilingual_model"]) if m)
     print(
         f"built {args.out}: {counts['entries']} entries, {counts['variants']} variants, "
-        f"model {kb.manifest['model']} ({kb.manifest['dimensions']} dims, "
+        f"model {models} ({kb.manifest['dimensions']} dims, "
         f"{kb.manifest['index_type']}) in {time.perf_counter() - start:.1f} s"
     )
+    for lang, fitted in sorted(kb.calibration.items()):
+        print(
+            f"self-calibrated {lang}: answer from score {fitted['cut']:.3f} "
+            f"({fitted['answerable_probes']} held-out variants, "
+            f"{fitted['unanswerable_probes']} variants of held-out entries)"
+        )
     return 0
 
 

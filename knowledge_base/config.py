@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     SELF_CAL_REJECT_SHARE: float = 0.3
     """Share of the unanswerable near-domain probes (variants of a held-out entry) whose best
     score must fall below the answer cut."""
+    SELF_CAL_OFF_TOPIC_REJECT: float = 0.95
+    """Share of the off-topic probes (small talk, general knowledge) below the answer cut."""
     SELF_CAL_FOLDS: int = 5
     SELF_CAL_MAX_PROBES: int = 600
 

@@ -9,12 +9,15 @@ indexes built without part of the knowledge base (cross-fitting, ``folds`` folds
   phrased in a way it has not seen;
 * **unanswerable near-domain questions** — each variant, searched in an index that lacks its
   whole entry: the scores of questions about the shop's business that no entry answers, the
-  hardest out-of-scope questions there are.
+  hardest out-of-scope questions there are;
+* **off-topic messages** — small talk and general knowledge in both languages
+  (``calibration/off_topic.txt``, written for this), searched in the whole index.
 
 Per query language, ``sigmoid(slope · (score − center))`` is fitted by logistic regression of
-"the best entry is the right one" on the best score over both kinds; then the score cut is the
-lowest one that rejects at least ``reject_share`` of the unanswerable probes, and the center is
-shifted so that this cut maps to the answer threshold. Nothing here depends on a labelled query
+"the best entry is the right one" on the best score over all kinds; then the score cut is the
+lowest one that rejects at least ``reject_share`` of the unanswerable near-domain probes and
+``off_topic_reject`` of the off-topic ones, and the center is shifted so that this cut maps to
+the answer threshold. Nothing here depends on a labelled query
 set, so the same procedure serves any knowledge base (``README.md`` shows it on one it never
 saw).
 """
@@ -25,6 +28,8 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,16 +44,29 @@ __all__ = ["Probe", "fit_calibration", "probe_scores", "self_calibrate"]
 
 MIN_PROBES = 12
 """Fewer probes of a language than this (of either kind): keep the settings' calibration."""
+OFF_TOPIC_FILE = Path(__file__).with_name("calibration") / "off_topic.txt"
 
 
 @dataclass(frozen=True)
 class Probe:
-    """One probe's outcome: query language, best score, whether it found the right entry."""
+    """One probe's outcome: query language, best score, whether it found the right entry.
+
+    ``kind`` is ``paraphrase`` (answerable), ``near`` (variant of a held-out entry) or
+    ``off_topic``.
+    """
 
     lang: str
     score: float
     correct: bool
     answerable: bool
+    kind: str = "paraphrase"
+
+
+@lru_cache(maxsize=1)
+def off_topic_messages() -> tuple[str, ...]:
+    """The off-topic probe messages (comment lines and blanks skipped)."""
+    lines = OFF_TOPIC_FILE.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 class _CachedEmbedder:
@@ -154,14 +172,25 @@ def probe_scores(
             for query in rng.sample(questions, min(per_entry, len(questions))):
                 hits = index.search(query, k=1).hits
                 score = hits[0].score if hits else 0.0
-                probes.append(Probe(detect_lang(query), score, False, False))
+                probes.append(Probe(detect_lang(query), score, False, False, "near"))
+    for query in off_topic_messages():
+        hits = kb.search(query, k=1).hits
+        score = hits[0].score if hits else 0.0
+        probes.append(Probe(detect_lang(query), score, False, False, "off_topic"))
     return probes
 
 
 def fit_calibration(
-    probes: Sequence[Probe], *, threshold: float, reject_share: float
+    probes: Sequence[Probe],
+    *,
+    threshold: float,
+    reject_share: float,
+    off_topic_reject: float = 0.95,
 ) -> dict[str, dict[str, float]]:
-    """Per language: ``slope`` and ``center`` such that the answer cut rejects ``reject_share``.
+    """Per language: ``slope`` and ``center`` of the confidence, and the answer cut.
+
+    The cut rejects ``reject_share`` of the near-domain probes and ``off_topic_reject`` of the
+    off-topic ones.
 
     Returns:
         ``{"en": {"slope", "center", "cut", "answerable", "unanswerable"}, "zh": {…}}`` for the
@@ -173,7 +202,8 @@ def fit_calibration(
     for lang in ("en", "zh"):
         sub = [p for p in probes if p.lang == lang]
         pos = [p for p in sub if p.answerable]
-        neg = np.asarray([p.score for p in sub if not p.answerable])
+        neg = np.asarray([p.score for p in sub if p.kind == "near"])
+        far = np.asarray([p.score for p in sub if p.kind == "off_topic"])
         if len(pos) < MIN_PROBES or len(neg) < MIN_PROBES:
             continue
         scores = np.asarray([p.score for p in sub]).reshape(-1, 1)
@@ -183,6 +213,8 @@ def fit_calibration(
         model = LogisticRegression(C=100.0, class_weight="balanced").fit(scores, labels)
         slope = max(float(model.coef_[0][0]), 1.0)
         cut = float(np.quantile(neg, reject_share))
+        if len(far):
+            cut = max(cut, float(np.quantile(far, off_topic_reject)))
         center = cut - math.log(threshold / (1.0 - threshold)) / slope
         answered = sum(p.correct and p.score >= cut for p in pos) / len(pos)
         fitted[lang] = {
@@ -191,6 +223,7 @@ def fit_calibration(
             "cut": round(cut, 4),
             "answerable_probes": len(pos),
             "unanswerable_probes": int(len(neg)),
+            "off_topic_probes": int(len(far)),
             "answerable_answered_correctly": round(answered, 4),
         }
     return fitted
@@ -201,5 +234,8 @@ def self_calibrate(kb: KnowledgeBase) -> dict[str, dict[str, float]]:
     s = kb.settings
     probes = probe_scores(kb, folds=s.SELF_CAL_FOLDS, max_probes=s.SELF_CAL_MAX_PROBES)
     return fit_calibration(
-        probes, threshold=s.ANSWER_THRESHOLD, reject_share=s.SELF_CAL_REJECT_SHARE
+        probes,
+        threshold=s.ANSWER_THRESHOLD,
+        reject_share=s.SELF_CAL_REJECT_SHARE,
+        off_topic_reject=s.SELF_CAL_OFF_TOPIC_REJECT,
     )
