@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     score must fall below the answer cut."""
     SELF_CAL_OFF_TOPIC_REJECT: float = 0.95
     """Share of the off-topic probes (small talk, general knowledge) below the answer cut."""
+    SELF_CAL_CLARIFY_SHARE: float = 0.07
+    """Share of the correctly answered paraphrase probes whose lead over the second entry is
+    below the fitted clarify margin (closer calls are clarified)."""
     SELF_CAL_FOLDS: int = 5
     SELF_CAL_MAX_PROBES: int = 600
 

@@ -324,9 +324,11 @@ class KnowledgeBase:
             ((e, (1 - g) * score + g * float(entry_norm[e]), doc) for e, score, doc in ranked),
             key=lambda item: -item[1],
         )[:k]
+        margin = None
         if s.SELF_CALIBRATE and query_lang in self.calibration:
             slope = self.calibration[query_lang]["slope"]
             center = self.calibration[query_lang]["center"]
+            margin = self.calibration[query_lang].get("margin")
         elif zh_sims is not None:
             slope, center = s.CONF_SLOPE_ZH_MODEL, s.CONF_CENTER_ZH_MODEL
         elif query_lang == "zh":
@@ -356,7 +358,7 @@ class KnowledgeBase:
             [h.score for h in hits],
             [h.confidence for h in hits],
             threshold=s.ANSWER_THRESHOLD,
-            margin=s.CLARIFY_MARGIN / slope,
+            margin=s.CLARIFY_MARGIN / slope if margin is None else margin,
             underspecified=_underspecified(tokens, s.CLARIFY_MAX_WORDS),
         )
         return SearchResult(query, lang, decision.action, hits, decision.choices)

@@ -60,6 +60,8 @@ class Probe:
     correct: bool
     answerable: bool
     kind: str = "paraphrase"
+    gap: float = 1.0
+    """Best score minus the second entry's (answerable probes)."""
 
 
 @lru_cache(maxsize=1)
@@ -152,13 +154,14 @@ def probe_scores(
         index = build([e for e in entries if e.questions])
         for i, j in held:
             query = kb.entries[i].questions[j]
-            hits = index.search(query, k=1).hits
+            hits = index.search(query, k=2).hits
             probes.append(
                 Probe(
                     detect_lang(query),
                     hits[0].score if hits else 0.0,
                     bool(hits and hits[0].id == kb.entries[i].id),
                     True,
+                    gap=hits[0].score - hits[1].score if len(hits) > 1 else 1.0,
                 )
             )
     for held in _folds(faq, folds, rng):
@@ -186,11 +189,14 @@ def fit_calibration(
     threshold: float,
     reject_share: float,
     off_topic_reject: float = 0.95,
+    clarify_share: float = 0.07,
 ) -> dict[str, dict[str, float]]:
     """Per language: ``slope`` and ``center`` of the confidence, and the answer cut.
 
     The cut rejects ``reject_share`` of the near-domain probes and ``off_topic_reject`` of the
-    off-topic ones.
+    off-topic ones. The clarify ``margin`` (score units) is the gap between the best two
+    entries below which ``clarify_share`` of the correctly answered paraphrase probes fall:
+    closer calls than that ask the customer which entry they meant.
 
     Returns:
         ``{"en": {"slope", "center", "cut", "answerable", "unanswerable"}, "zh": {…}}`` for the
@@ -217,10 +223,13 @@ def fit_calibration(
             cut = max(cut, float(np.quantile(far, off_topic_reject)))
         center = cut - math.log(threshold / (1.0 - threshold)) / slope
         answered = sum(p.correct and p.score >= cut for p in pos) / len(pos)
+        right_gaps = [p.gap for p in pos if p.correct and p.score >= cut]
+        margin = float(np.quantile(right_gaps, clarify_share)) if right_gaps else 0.0
         fitted[lang] = {
             "slope": round(slope, 3),
             "center": round(center, 4),
             "cut": round(cut, 4),
+            "margin": round(max(margin, 0.0), 4),
             "answerable_probes": len(pos),
             "unanswerable_probes": int(len(neg)),
             "off_topic_probes": int(len(far)),
@@ -238,4 +247,5 @@ def self_calibrate(kb: KnowledgeBase) -> dict[str, dict[str, float]]:
         threshold=s.ANSWER_THRESHOLD,
         reject_share=s.SELF_CAL_REJECT_SHARE,
         off_topic_reject=s.SELF_CAL_OFF_TOPIC_REJECT,
+        clarify_share=s.SELF_CAL_CLARIFY_SHARE,
     )

@@ -15,8 +15,8 @@ from knowledge_base.sources import Entry
 
 
 def _probes(lang: str, answerable: list[float], unanswerable: list[float]) -> list[Probe]:
-    return [Probe(lang, s, True, True) for s in answerable] + [
-        Probe(lang, s, False, False) for s in unanswerable
+    return [Probe(lang, s, True, True, gap=s - 0.3) for s in answerable] + [
+        Probe(lang, s, False, False, "near") for s in unanswerable
     ]
 
 
@@ -30,6 +30,16 @@ def test_the_cut_rejects_the_asked_share_of_unanswerable_probes() -> None:
     cut_confidence = confidence(fitted["cut"], fitted["slope"], fitted["center"])
     assert cut_confidence == pytest.approx(0.35, abs=1e-3)
     assert fitted["slope"] > 1
+    # closer calls than the 7 % closest correct answers are clarified
+    gaps = np.asarray([p.gap for p in probes if p.answerable and p.score >= fitted["cut"]])
+    assert np.mean(gaps < fitted["margin"]) == pytest.approx(0.07, abs=0.02)
+
+
+def test_off_topic_probes_can_raise_the_cut() -> None:
+    probes = _probes("zh", [0.6] * 40, [0.2] * 40)
+    probes += [Probe("zh", s, False, False, "off_topic") for s in np.linspace(0.1, 0.5, 41)]
+    fitted = fit_calibration(probes, threshold=0.35, reject_share=0.3, off_topic_reject=0.95)
+    assert fitted["zh"]["cut"] == pytest.approx(0.48)
 
 
 def test_a_language_with_too_few_probes_keeps_the_static_calibration() -> None:
