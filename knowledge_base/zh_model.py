@@ -1,31 +1,41 @@
-"""A Chinese semantic signal trained by the project: n-gram sentence encoder + pair scorer.
+"""A Chinese semantic signal trained by the project on top of a pretrained multilingual encoder.
 
-The default embedding model maps most Chinese characters to ``[UNK]`` and no pretrained
-Chinese encoder is available offline, so ``kb train-zh`` trains two small models from the
-Chinese question-matching pairs (training part of a fixed split, see
-:mod:`knowledge_base.zh_data`):
+``kb train-zh`` adapts two things to the Chinese question-matching pairs (training part of a
+fixed split, see :mod:`knowledge_base.zh_data`):
 
-* **Encoder**: a sentence vector is the TF-IDF-weighted sum of embeddings of the sentence's
-  character 1–3-grams and jieba words, L2-normalised. The embedding table starts from an LSA
-  factorisation (truncated SVD of the TF-IDF matrix of the training sentences and unlabelled
-  Chinese reviews) and is then trained contrastively in torch on the training pairs (in-batch
-  negatives plus the labelled non-matching pairs as hard negatives). At search time it is
-  plain numpy: a lookup and a weighted sum.
-* **Pair scorer**: gradient boosting (scikit-learn ``HistGradientBoostingClassifier``) over
-  cheap features of a (query, candidate) pair — the encoder's cosine, IDF-weighted
-  coverage both ways, TF-IDF cosine, character/word Jaccard, longest common substring and
-  subsequence, edit distance, lengths, and digit, negation and question-word mismatches.
-  Its probability reranks the best candidates of Chinese queries.
+* **Sentence vectors.** Each sentence gets (a) the vector of a small n-gram encoder trained here
+  (TF-IDF-weighted sum of embeddings of its character 1–3-grams and jieba words, started from
+  an LSA factorisation and trained contrastively in torch) and (b) the vector of the packaged
+  multilingual encoder (USE multilingual v3, :mod:`knowledge_base.encoders`), plus that vector
+  passed through a residual linear **adapter** trained contrastively on the same pairs. The
+  retrieval vector is both side by side, so its cosine is a weighted sum of the n-gram cosine
+  and the adapted cosine (weight chosen on the training folds).
+* **Pair scorer.** Gradient boosting (scikit-learn ``HistGradientBoostingClassifier``, exported
+  to numpy arrays) over cheap features of a (query, candidate) pair: the n-gram cosine, the
+  multilingual cosine, the adapted cosine, a logistic-regression **head** over the
+  element-wise product and absolute difference of the two multilingual vectors, topic
+  coordinates of both encoders, IDF-weighted coverage both ways, TF-IDF cosine,
+  character/word Jaccard, longest common substring and subsequence, edit distance, lengths,
+  and digit, negation and question-word mismatches. Every learned feature of its training
+  rows comes from models trained on the other folds (cross-fitting), so the trees learn how
+  far each holds on unseen sentences. Its probability reranks the best candidates of
+  Chinese queries.
+
+At search time everything is numpy. The multilingual vector of a text is computed once (in a
+batch for indexed texts, cached); callers that already have it (the knowledge base encodes
+every query with the same encoder) pass it in and nothing is encoded twice.
 
 Everything is saved atomically into one folder (``ZH_MODEL_DIR``, default ``var/kb-zh``) with a
-manifest holding the hash of the inputs; the knowledge base uses it for Chinese queries when
-it is present and ``USE_ZH_MODEL`` is true.
+manifest holding the hash of the inputs (data, hyper-parameters, version and the multilingual
+encoder's fingerprint); the knowledge base uses it for Chinese queries when it is present,
+current and ``USE_ZH_MODEL`` is true.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -40,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge_base.normalize import normalize
+from knowledge_base.normalize import for_embedding, normalize
 from knowledge_base.tokens import _jieba
 
 __all__ = [
@@ -48,17 +58,24 @@ __all__ = [
     "ZH_MODEL_VERSION",
     "PreparedText",
     "TreeEnsemble",
+    "UseAdapter",
     "ZhEncoder",
     "ZhModel",
     "load_zh_model",
     "pair_features",
     "prepare",
     "sentence_features",
+    "shared_multilingual",
     "train_zh_model",
 ]
 
-ZH_MODEL_VERSION = "zh-ngram-gbm/v2"
+ZH_MODEL_VERSION = "zh-ngram-use-gbm/v3"
 """Changes whenever features or training change (part of the training-input hash)."""
+
+DEFAULT_MULTILINGUAL = "use-multilingual-v3"
+"""The packaged encoder the model is adapted to (see :mod:`knowledge_base.encoders`)."""
+
+_log = logging.getLogger(__name__)
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z]+|[0-9]+")
 _DIGITS = re.compile(r"[0-9]+|[零一二三四五六七八九十百千万两]+")
@@ -86,6 +103,28 @@ def sentence_features(text: str) -> list[str]:
     return feats
 
 
+@lru_cache(maxsize=4)
+def shared_multilingual(name: str):  # noqa: ANN201 - an encoders.py encoder
+    """One packaged multilingual encoder per name and process (weights load on first use)."""
+    from knowledge_base.encoders import multilingual_encoder
+
+    return multilingual_encoder(name)
+
+
+def _installed_fingerprint(name: str) -> str | None:
+    """Fingerprint of the installed encoder ``name``, ``None`` when it is not installed."""
+    try:
+        return shared_multilingual(name).fingerprint()
+    except (RuntimeError, ValueError):
+        return None
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-9)
+
+
 @dataclass
 class PreparedText:
     """What the pair features need of one sentence (computed once per sentence)."""
@@ -98,7 +137,16 @@ class PreparedText:
     digits: set[str]
     negations: int
     qwords: frozenset[str]
+    ngram: np.ndarray = field(repr=False)
+    """The n-gram encoder's vector (unit length, or zeros when no feature is known)."""
+    use: np.ndarray = field(repr=False)
+    """The multilingual encoder's vector (unit length)."""
+    adapted: np.ndarray = field(repr=False)
+    """The adapter's output for :attr:`use` (unit length)."""
+    topics: np.ndarray = field(repr=False)
+    """Coordinates of :attr:`use` on the training sentences' principal axes."""
     vector: np.ndarray = field(repr=False)
+    """Retrieval vector: ``[√w·ngram, √(1−w)·adapted]``, its dot product a weighted cosine."""
     weights: dict[str, float] = field(default_factory=dict, repr=False)
     norm: float = 1.0
 
@@ -200,8 +248,89 @@ class ZhEncoder:
         return out
 
 
-def prepare(text: str, encoder: ZhEncoder) -> PreparedText:
-    """Pre-compute what :func:`pair_features` needs of ``text``."""
+class UseAdapter:
+    """What the model learned on top of the multilingual encoder's vectors (numpy).
+
+    Args:
+        residual: ``(d, d)``; the adapted vector of ``u`` is ``unit(u + u @ residual)``,
+            trained contrastively on the training pairs (zeros = the encoder unchanged).
+        head: ``(2d,)`` weights of a logistic regression over ``[u * v, |u - v|]`` (the
+            element-wise product and absolute difference of a pair's vectors).
+        head_bias: Its intercept.
+        mean: ``(d,)`` mean vector of the training sentences.
+        components: ``(d, k)`` their principal axes (topic coordinates).
+        ngram_weight: Share ``w`` of the n-gram cosine in the retrieval vector's cosine.
+    """
+
+    def __init__(
+        self,
+        residual: np.ndarray,
+        head: np.ndarray,
+        head_bias: float,
+        mean: np.ndarray,
+        components: np.ndarray,
+        ngram_weight: float = 0.5,
+    ) -> None:
+        self.residual = np.ascontiguousarray(residual, dtype=np.float32)
+        self.head = np.asarray(head, dtype=np.float32)
+        self.head_bias = float(head_bias)
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.components = np.ascontiguousarray(components, dtype=np.float32)
+        self.ngram_weight = float(ngram_weight)
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the multilingual vectors."""
+        return int(self.residual.shape[0])
+
+    def adapt(self, vectors: np.ndarray) -> np.ndarray:
+        """Adapted unit vectors of multilingual vectors (one row each)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return _unit(vectors + vectors @ self.residual)
+
+    def topics(self, vectors: np.ndarray) -> np.ndarray:
+        """Topic coordinates of multilingual vectors."""
+        return (np.asarray(vectors, dtype=np.float32) - self.mean) @ self.components
+
+    def head_logit(self, u: np.ndarray, v: np.ndarray) -> float:
+        """The head's logit for a pair of multilingual vectors (symmetric)."""
+        d = self.dim
+        return float(self.head[:d] @ (u * v) + self.head[d:] @ np.abs(u - v) + self.head_bias)
+
+    def retrieval_vector(self, ngram: np.ndarray, adapted: np.ndarray) -> np.ndarray:
+        """``[√w·ngram, √(1−w)·adapted]``: dot products are ``w·cos + (1−w)·cos_adapted``."""
+        w = self.ngram_weight
+        return np.concatenate([math.sqrt(w) * ngram, math.sqrt(1 - w) * adapted], axis=-1)
+
+    def save(self, path: Path) -> None:
+        """Write the arrays to ``path`` (``.npz``)."""
+        np.savez(
+            path, residual=self.residual, head=self.head, head_bias=np.asarray([self.head_bias]),
+            mean=self.mean, components=self.components,
+            ngram_weight=np.asarray([self.ngram_weight]),
+        )  # fmt: skip
+
+    @classmethod
+    def load(cls, path: Path) -> UseAdapter:
+        """Read arrays written by :meth:`save`."""
+        with np.load(path) as data:
+            return cls(
+                data["residual"], data["head"], float(data["head_bias"][0]), data["mean"],
+                data["components"], float(data["ngram_weight"][0]),
+            )  # fmt: skip
+
+
+def prepare(
+    text: str, encoder: ZhEncoder, adapter: UseAdapter, use_vector: np.ndarray
+) -> PreparedText:
+    """Pre-compute what :func:`pair_features` needs of ``text``.
+
+    Args:
+        text: The sentence.
+        encoder: The n-gram encoder.
+        adapter: The adapter of the multilingual vectors.
+        use_vector: The multilingual encoder's vector of ``for_embedding(text)``.
+    """
     feats = sentence_features(text)
     counts = Counter(feats)
     plain = "".join(_CJK_RUN.findall(normalize(text)))
@@ -210,6 +339,13 @@ def prepare(text: str, encoder: ZhEncoder) -> PreparedText:
         idf = float(encoder.idf[encoder.vocab[f]]) if f in encoder.vocab else encoder.max_idf
         weights[f] = (1 + math.log(c)) * idf
     norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    use = _unit(np.asarray(use_vector, dtype=np.float32).reshape(-1))
+    if len(use) != adapter.dim:
+        raise ValueError(
+            f"multilingual vector of dimension {len(use)}, the model expects {adapter.dim}"
+        )
+    ngram = encoder.encode_features(feats)
+    adapted = adapter.adapt(use[None, :])[0]
     return PreparedText(
         text=plain,
         feats=counts,
@@ -219,20 +355,29 @@ def prepare(text: str, encoder: ZhEncoder) -> PreparedText:
         digits=set(_DIGITS.findall(plain)),
         negations=sum(plain.count(n) for n in _NEGATIONS),
         qwords=frozenset(q for q in _QUESTION_WORDS if q in plain),
-        vector=encoder.encode_features(feats),
+        ngram=ngram,
+        use=use,
+        adapted=adapted,
+        topics=adapter.topics(use[None, :])[0],
+        vector=adapter.retrieval_vector(ngram, adapted),
         weights=weights,
         norm=norm,
     )
 
+
+N_TOPICS = 8
+"""Topic coordinates per encoder among the pair features."""
 
 FEATURE_NAMES = (
     "cosine", "tfidf_cosine", "cover_ab", "cover_ba", "cover_min", "char_jaccard",
     "bigram_jaccard", "word_jaccard", "missing_a_max_idf", "missing_b_max_idf", "lcsubstr_min",
     "lcsubstr_max", "lcsubseq_max", "edit_ratio", "len_a", "len_b", "len_ratio", "len_diff",
     "digits_differ", "has_digits", "negation_differ", "qwords_differ", "qwords_shared",
-    *(f"topic_{i}" for i in range(8)),
+    *(f"topic_{i}" for i in range(N_TOPICS)),
+    "use_cosine", "adapted_cosine", "use_head",
+    *(f"use_topic_{i}" for i in range(N_TOPICS)),
 )  # fmt: skip
-"""Names of the pair features, in order."""
+"""Names of the pair features, in order (``cosine``: the n-gram encoder's)."""
 
 
 def _jaccard(a: set, b: set) -> float:
@@ -240,7 +385,7 @@ def _jaccard(a: set, b: set) -> float:
     return len(a & b) / union if union else 0.0
 
 
-def pair_features(a: PreparedText, b: PreparedText) -> list[float]:
+def pair_features(a: PreparedText, b: PreparedText, adapter: UseAdapter) -> list[float]:
     """Features of a sentence pair (see :data:`FEATURE_NAMES`); symmetric ones are symmetric."""
     shared = a.weights.keys() & b.weights.keys()
     dot = sum(a.weights[f] * b.weights[f] for f in shared)
@@ -255,7 +400,7 @@ def pair_features(a: PreparedText, b: PreparedText) -> list[float]:
     sub = _lcs_substring(a.text, b.text)
     seq, edit = _lcs_and_edit(a.text, b.text)
     return [
-        float(a.vector @ b.vector),
+        float(a.ngram @ b.ngram),
         dot / (a.norm * b.norm),
         cover_ab,
         cover_ba,
@@ -278,8 +423,37 @@ def pair_features(a: PreparedText, b: PreparedText) -> list[float]:
         float((a.negations % 2) != (b.negations % 2)),
         float(len(a.qwords ^ b.qwords)),
         float(len(a.qwords & b.qwords)),
-        *(0.5 * (a.vector[:8] + b.vector[:8])).tolist(),
+        *(0.5 * (a.ngram[:N_TOPICS] + b.ngram[:N_TOPICS])).tolist(),
+        float(a.use @ b.use),
+        float(a.adapted @ b.adapted),
+        adapter.head_logit(a.use, b.use),
+        *(0.5 * (a.topics + b.topics)).tolist(),
     ]
+
+
+LIST_FEATURES = (
+    "cosine", "tfidf_cosine", "cover_min", "use_cosine", "adapted_cosine", "use_head",
+    "lcsubseq_max", "edit_ratio",
+)  # fmt: skip
+"""Pair features the reranker also sees relative to the other candidates of the query."""
+
+RERANK_FEATURE_NAMES = (*FEATURE_NAMES, *(f"{n}_margin" for n in LIST_FEATURES))
+"""The reranker's inputs: :data:`FEATURE_NAMES`, then for each of :data:`LIST_FEATURES` the
+candidate's value minus the best value among the query's other candidates (0 when alone)."""
+
+_LIST_COLUMNS = [FEATURE_NAMES.index(n) for n in LIST_FEATURES]
+
+
+def list_features(rows: np.ndarray) -> np.ndarray:
+    """Add the margins of :data:`RERANK_FEATURE_NAMES` to the pair features of one query's
+    candidates (one row each)."""
+    rows = np.asarray(rows, dtype=np.float32)
+    values = rows[:, _LIST_COLUMNS]
+    if len(rows) < 2:
+        return np.hstack([rows, np.zeros_like(values)])
+    ordered = np.sort(values, axis=0)
+    best, second = ordered[-1], ordered[-2]
+    return np.hstack([rows, values - np.where(values >= best, second, best)])
 
 
 class TreeEnsemble:
@@ -374,70 +548,145 @@ class TreeEnsemble:
 
 
 class ZhModel:
-    """The trained Chinese encoder and pair scorer, with their manifest.
+    """The trained Chinese model: n-gram encoder, multilingual adapter, pair scorers, manifest.
 
     Args:
         encoder: The n-gram sentence encoder.
+        adapter: What was learned on the multilingual encoder's vectors (:class:`UseAdapter`).
         scorer: The pair scorer over :func:`pair_features` (a :class:`TreeEnsemble`), fitted
             on the labelled pairs: "do these two sentences mean the same?".
         reranker: The same over the labelled pairs plus retrieval negatives (the nearest
             non-matching sentences): "is this candidate the one?" among close candidates.
-        manifest: What was trained from what (inputs hash, split, figures).
+        manifest: What was trained from what (inputs hash, encoder, split, figures).
         path: Folder it was loaded from (``None`` when trained in memory).
+        multilingual: The multilingual encoder (default: the packaged one named in the
+            manifest, shared per process and loaded on first use).
     """
 
     def __init__(
         self,
         encoder: ZhEncoder,
+        adapter: UseAdapter,
         scorer: TreeEnsemble,
         reranker: TreeEnsemble,
         manifest: dict,
         path: Path | None = None,
+        multilingual: object | None = None,
     ) -> None:
         self.encoder = encoder
+        self.adapter = adapter
         self.scorer = scorer
         self.reranker = reranker
         self.manifest = manifest
         self.path = path
+        self._multilingual = multilingual
         self._prepared: dict[str, PreparedText] = {}
+
+    @property
+    def multilingual(self):  # noqa: ANN201 - an Embedder
+        """The multilingual encoder whose vectors the model was trained on."""
+        if self._multilingual is None:
+            self._multilingual = shared_multilingual(self.multilingual_name)
+        return self._multilingual
+
+    @property
+    def multilingual_name(self) -> str:
+        """Name of the multilingual encoder (``use-multilingual-v3``)."""
+        return self.manifest.get("multilingual", {}).get("name", DEFAULT_MULTILINGUAL)
+
+    @property
+    def multilingual_fingerprint(self) -> str:
+        """Fingerprint of the encoder the model was trained with: a caller's vectors may be
+        passed to :meth:`prepared` / :meth:`encode` when its encoder has the same one."""
+        return self.manifest.get("multilingual", {}).get("fingerprint", "")
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the retrieval vectors (:meth:`encode`)."""
+        return self.encoder.dim + self.adapter.dim
 
     def fingerprint(self) -> str:
         """Identifies this model (version, inputs hash, creation time): changes on retraining."""
         inputs = self.manifest.get("inputs_hash", "")[:16]
         return f"{ZH_MODEL_VERSION}@{inputs}@{self.manifest.get('created_at', '')}"
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised sentence vectors (reusing prepared texts' vectors)."""
-        out = np.zeros((len(texts), self.encoder.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            item = self._prepared.get(text)
-            out[i] = item.vector if item is not None else self.encoder.encode([text])[0]
-        return out
+    def multilingual_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """The multilingual encoder's unit vectors of ``for_embedding(text)`` (one batch)."""
+        if not texts:
+            return np.zeros((0, self.adapter.dim), dtype=np.float32)
+        return _unit(self.multilingual.encode([for_embedding(t) for t in texts]))
 
-    def prepared(self, text: str) -> PreparedText:
-        """Cached :func:`prepare` (indexed variants are prepared once)."""
+    def prepare_many(
+        self, texts: Sequence[str], use_vectors: np.ndarray | None = None
+    ) -> list[PreparedText]:
+        """Cached :func:`prepare` of several texts; the missing multilingual vectors are
+        computed in one batch unless given (``use_vectors``: one row per text, from the
+        encoder of :attr:`multilingual_fingerprint`)."""
+        found = {t: self._prepared[t] for t in texts if t in self._prepared}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            if use_vectors is not None:
+                row = {t: i for i, t in enumerate(texts)}
+                vectors = np.asarray(use_vectors)[[row[t] for t in missing]]
+            else:
+                vectors = self.multilingual_vectors(missing)
+            for text, vector in zip(missing, vectors):
+                found[text] = prepare(text, self.encoder, self.adapter, vector)
+                if len(self._prepared) < 200_000:
+                    self._prepared[text] = found[text]
+        return [found[t] for t in texts]
+
+    def prepared(self, text: str, use_vector: np.ndarray | None = None) -> PreparedText:
+        """Cached :func:`prepare` (indexed variants are prepared once).
+
+        Args:
+            text: The sentence (a query or a candidate).
+            use_vector: Its multilingual vector when the caller has it (the knowledge base
+                encodes each query with the same encoder); else it is computed here.
+        """
         item = self._prepared.get(text)
         if item is None:
-            item = prepare(text, self.encoder)
+            if use_vector is None:
+                use_vector = self.multilingual_vectors([text])[0]
+            item = prepare(text, self.encoder, self.adapter, use_vector)
             if len(self._prepared) < 200_000:
                 self._prepared[text] = item
         return item
+
+    def encode(self, texts: Sequence[str], use_vectors: np.ndarray | None = None) -> np.ndarray:
+        """Retrieval vectors (see :attr:`PreparedText.vector`), one row per text."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, item in enumerate(self.prepare_many(texts, use_vectors)):
+            out[i] = item.vector
+        return out
 
     def score_pairs(self, query: str | PreparedText, candidates: Sequence[str]) -> np.ndarray:
         """Reranker probability that each candidate is the match of ``query``."""
         if not candidates:
             return np.zeros(0, dtype=np.float32)
-        q = query if isinstance(query, PreparedText) else prepare(query, self.encoder)
+        q = query if isinstance(query, PreparedText) else self.prepared(query)
         rows = np.asarray(
-            [pair_features(q, self.prepared(c)) for c in candidates], dtype=np.float32
+            [pair_features(q, c, self.adapter) for c in self.prepare_many(candidates)],
+            dtype=np.float32,
         )
-        return self.reranker.predict_proba(rows)[:, 1].astype(np.float32)
+        return self.reranker.predict_proba(list_features(rows))[:, 1].astype(np.float32)
+
+    def pair_scores(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Symmetric pair probabilities (mean of both directions), one per pair."""
+        if not pairs:
+            return np.zeros(0, dtype=np.float64)
+        texts = list(dict.fromkeys(s for a, b in pairs for s in (a, b)))
+        prepared = dict(zip(texts, self.prepare_many(texts)))
+        rows = []
+        for a, b in pairs:
+            pa, pb = prepared[a], prepared[b]
+            rows += [pair_features(pa, pb, self.adapter), pair_features(pb, pa, self.adapter)]
+        probs = self.scorer.predict_proba(np.asarray(rows, dtype=np.float32))[:, 1]
+        return probs.reshape(-1, 2).mean(axis=1)
 
     def pair_score(self, a: str, b: str) -> float:
         """Symmetric pair probability (mean of both directions)."""
-        pa, pb = self.prepared(a), self.prepared(b)
-        rows = np.asarray([pair_features(pa, pb), pair_features(pb, pa)], dtype=np.float32)
-        return float(self.scorer.predict_proba(rows)[:, 1].mean())
+        return float(self.pair_scores([(a, b)])[0])
 
     # ------------------------------------------------------------------ save / load
     def save(self, out: str | Path) -> Path:
@@ -451,6 +700,7 @@ class ZhModel:
             (tmp / "vocab.json").write_text(
                 json.dumps(list(self.encoder.vocab), ensure_ascii=False)
             )
+            self.adapter.save(tmp / "adapter.npz")
             self.scorer.save(tmp / "scorer.npz")
             self.reranker.save(tmp / "reranker.npz")
             (tmp / "manifest.json").write_text(
@@ -478,14 +728,33 @@ class ZhModel:
         return out
 
     @classmethod
-    def load(cls, directory: str | Path) -> ZhModel:
-        """Read a model written by :meth:`save`."""
+    def load(cls, directory: str | Path, *, multilingual: object | None = None) -> ZhModel:
+        """Read a model written by :meth:`save`.
+
+        Args:
+            directory: The model folder.
+            multilingual: The multilingual encoder (default: the packaged one the manifest
+                names); its fingerprint must be the one the model was trained with.
+
+        Raises:
+            ValueError: When the folder holds another version, or the encoder differs.
+        """
         directory = Path(directory)
         manifest = json.loads((directory / "manifest.json").read_text())
         if manifest.get("version") != ZH_MODEL_VERSION:
             raise ValueError(
                 f"{directory} holds a Chinese model of version {manifest.get('version')}, "
                 f"expected {ZH_MODEL_VERSION} (run 'kb train-zh')"
+            )
+        expected = manifest.get("multilingual", {})
+        if multilingual is None:
+            found = _installed_fingerprint(expected.get("name", DEFAULT_MULTILINGUAL))
+        else:
+            found = multilingual.fingerprint()
+        if found != expected.get("fingerprint"):
+            raise ValueError(
+                f"{directory} was trained with the multilingual encoder "
+                f"{expected.get('fingerprint')}, installed: {found} (run 'kb train-zh')"
             )
         vocab = {f: i for i, f in enumerate(json.loads((directory / "vocab.json").read_text()))}
         encoder = ZhEncoder(
@@ -495,22 +764,36 @@ class ZhModel:
         )
         return cls(
             encoder,
+            UseAdapter.load(directory / "adapter.npz"),
             TreeEnsemble.load(directory / "scorer.npz"),
             TreeEnsemble.load(directory / "reranker.npz"),
             manifest,
             directory,
+            multilingual,
         )
 
 
-def is_trained(directory: str | Path) -> bool:
-    """True when ``directory`` holds a complete model of the current version."""
+def _manifest_state(directory: str | Path) -> str:
+    """``"current"``, ``"missing"``, ``"old-version"`` or ``"other-encoder"``."""
     path = Path(directory) / "manifest.json"
     if not path.is_file():
-        return False
+        return "missing"
     try:
-        return json.loads(path.read_text()).get("version") == ZH_MODEL_VERSION
+        manifest = json.loads(path.read_text())
     except (OSError, ValueError):
-        return False
+        return "missing"
+    if manifest.get("version") != ZH_MODEL_VERSION:
+        return "old-version"
+    expected = manifest.get("multilingual", {})
+    if _installed_fingerprint(expected.get("name", "")) != expected.get("fingerprint"):
+        return "other-encoder"
+    return "current"
+
+
+def is_trained(directory: str | Path) -> bool:
+    """True when ``directory`` holds a complete model of the current version, trained with
+    the multilingual encoder installed now."""
+    return _manifest_state(directory) == "current"
 
 
 @lru_cache(maxsize=4)
@@ -519,8 +802,14 @@ def _load_cached(directory: str, stamp: int) -> ZhModel:
 
 
 def load_zh_model(directory: str | Path | None) -> ZhModel | None:
-    """The trained model in ``directory``, or ``None`` when there is none (cached per version)."""
-    if directory is None or not is_trained(directory):
+    """The trained model in ``directory``, or ``None`` when there is none or it is stale
+    (older version, other multilingual encoder: logged); cached per saved version."""
+    if directory is None:
+        return None
+    state = _manifest_state(directory)
+    if state != "current":
+        if state != "missing":
+            _log.warning("Chinese model in %s not used (%s): run 'kb train-zh'", directory, state)
         return None
     manifest = Path(directory) / "manifest.json"
     return _load_cached(str(Path(directory).resolve()), manifest.stat().st_mtime_ns)
@@ -539,10 +828,16 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 3e-3
     temperature: float = 0.05
+    multilingual: str = DEFAULT_MULTILINGUAL
+    adapter_epochs: int = 4
+    adapter_lr: float = 1e-3
+    adapter_decay: float = 0.01
+    head_c: float = 0.1
+    ngram_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
     gbm_iter: int = 400
     gbm_lr: float = 0.05
     gbm_min_leaf: int = 40
-    retrieval_negatives: int = 3
+    retrieval_negatives: int = 5
     cross_fit: int = 4
     heldout_share: float = 0.4
     seed: int = 13
@@ -668,30 +963,161 @@ def _train_encoder(
     return bag.weight.detach().numpy().astype(np.float32)
 
 
-def _retrieval_negatives(
-    encoder: ZhEncoder, pairs: Sequence[tuple[str, str, int]], per_query: int, seed: int
-) -> list[tuple[str, str, int]]:
-    """Non-matching pairs as retrieval meets them: the nearest other sentences of positives."""
-    rng = np.random.default_rng(seed)
+def _contrastive_ids(
+    pairs: Sequence[tuple[int, int, int]],
+) -> tuple[list[tuple[int, int]], dict[int, list[int]]]:
+    """Positive pairs and, per sentence, its labelled non-matching sentences."""
     positives = [(a, b) for a, b, label in pairs if label == 1]
-    pool = sorted({a for a, _, _ in pairs} | {b for _, b, _ in pairs})
-    if per_query <= 0 or not positives or len(pool) < per_query + 2:
-        return []
-    vectors = encoder.encode(pool)
+    negatives_of: dict[int, list[int]] = {}
+    for a, b, label in pairs:
+        if label == 0:
+            negatives_of.setdefault(a, []).append(b)
+            negatives_of.setdefault(b, []).append(a)
+    return positives, negatives_of
+
+
+def _train_adapter(
+    use: np.ndarray, pairs: Sequence[tuple[int, int, int]], cfg: TrainConfig, log: callable
+) -> np.ndarray:
+    """Residual linear map on the multilingual vectors (rows of ``use``), trained like the
+    n-gram encoder: in-batch negatives plus the labelled non-matching pairs, weight decay
+    pulling it back towards the encoder unchanged."""
+    import random
+
+    import torch
+
+    dim = use.shape[1]
+    positives, negatives_of = _contrastive_ids(pairs)
+    if not positives or cfg.adapter_epochs <= 0:
+        return np.zeros((dim, dim), dtype=np.float32)
+    torch.manual_seed(cfg.seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rng = random.Random(cfg.seed)
+    base = torch.from_numpy(np.ascontiguousarray(use, dtype=np.float32))
+    residual = torch.zeros(dim, dim, requires_grad=True)
+    optimizer = torch.optim.AdamW([residual], lr=cfg.adapter_lr, weight_decay=cfg.adapter_decay)
+
+    def embed(ids: list[int]) -> torch.Tensor:
+        x = base[torch.tensor(ids, dtype=torch.long)]
+        return torch.nn.functional.normalize(x + x @ residual, dim=-1)
+
+    try:
+        for epoch in range(cfg.adapter_epochs):
+            rng.shuffle(positives)
+            total = 0.0
+            for start in range(0, len(positives), cfg.batch_size):
+                batch = positives[start : start + cfg.batch_size]
+                left = [a for a, _ in batch]
+                right = [b for _, b in batch]
+                hard = [rng.choice(negatives_of[a]) for a in left if a in negatives_of]
+                vectors = embed(left + right + hard)
+                n = len(batch)
+                qa, qb, qh = vectors[:n], vectors[n : 2 * n], vectors[2 * n :]
+                target = torch.arange(n)
+                logits = qa @ torch.cat([qb, qh]).T / cfg.temperature
+                loss = torch.nn.functional.cross_entropy(logits, target)
+                loss = loss + torch.nn.functional.cross_entropy(qb @ qa.T / cfg.temperature, target)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item()
+            log(
+                f"adapter epoch {epoch + 1}/{cfg.adapter_epochs}: "
+                f"loss {total / max(1, len(positives)):.4f}"
+            )
+    finally:
+        torch.set_num_threads(threads)
+    return residual.detach().numpy().astype(np.float32)
+
+
+def _head_inputs(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.hstack([u * v, np.abs(u - v)])
+
+
+def _fit_head(
+    use: np.ndarray, pairs: Sequence[tuple[int, int, int]], cfg: TrainConfig
+) -> tuple[np.ndarray, float]:
+    """Logistic regression of the label on ``[u * v, |u - v|]`` (standardised inside; the
+    returned weights apply to the raw inputs)."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    dim = use.shape[1]
+    labels = np.asarray([label for _, _, label in pairs])
+    if len(pairs) < 2 or labels.min() == labels.max():
+        return np.zeros(2 * dim, dtype=np.float32), 0.0
+    left = np.asarray([a for a, _, _ in pairs])
+    right = np.asarray([b for _, b, _ in pairs])
+    x = _head_inputs(use[left], use[right]).astype(np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    with threadpool_limits(1):
+        fitted = LogisticRegression(C=cfg.head_c, max_iter=2000).fit((x - mean) / std, labels)
+    weights = fitted.coef_[0] / std
+    bias = float(fitted.intercept_[0] - weights @ mean)
+    return weights.astype(np.float32), bias
+
+
+def _fit_topics(use: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and ``k`` principal axes of the rows of ``use``."""
+    mean = use.mean(axis=0)
+    k = max(0, min(k, len(use) - 1, use.shape[1]))
+    components = np.zeros((use.shape[1], N_TOPICS), dtype=np.float32)
+    if k:
+        _, _, vt = np.linalg.svd(use - mean, full_matrices=False)
+        components[:, :k] = vt[:k].T
+    return mean.astype(np.float32), components
+
+
+def _top1(pool: Sequence[str], vectors: np.ndarray, positives: Sequence[tuple[str, str]]) -> float:
+    """Share of the sentences of positive pairs whose nearest other sentence of ``pool``
+    (by ``vectors``, one row per sentence) matches them."""
     row = {s: i for i, s in enumerate(pool)}
     same: dict[str, set[str]] = {}
     for a, b in positives:
-        same.setdefault(a, {a}).add(b)
-        same.setdefault(b, {b}).add(a)
+        same.setdefault(a, set()).add(b)
+        same.setdefault(b, set()).add(a)
+    ids = np.asarray([row[q] for q in sorted(same)], dtype=np.int64)
+    if not len(ids):
+        return 0.0
+    hits = 0
+    for start in range(0, len(ids), 512):
+        chunk = ids[start : start + 512]
+        sims = vectors[chunk] @ vectors.T
+        sims[np.arange(len(chunk)), chunk] = -np.inf
+        best = sims.argmax(axis=1)
+        hits += sum(pool[int(b)] in same[pool[int(q)]] for q, b in zip(chunk, best))
+    return hits / len(ids)
+
+
+def _candidate_lists(
+    pool: Sequence[str],
+    vectors: np.ndarray,
+    pairs: Sequence[tuple[str, str, int]],
+    per_query: int,
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Reranking lists as retrieval meets them: for every sentence with a matching partner,
+    its labelled partners plus its ``per_query`` nearest other sentences of ``pool`` (by
+    ``vectors``, one retrieval vector per sentence), those labelled 0."""
+    partners: dict[str, dict[str, int]] = {}
+    for a, b, label in pairs:
+        partners.setdefault(a, {})[b] = label
+        partners.setdefault(b, {})[a] = label
+    queries = sorted(q for q, found in partners.items() if any(found.values()))
+    row = {s: i for i, s in enumerate(pool)}
     out = []
-    for a, _ in positives:
-        sims = vectors @ vectors[row[a]]
+    for start in range(0, len(queries), 512):
+        chunk = queries[start : start + 512]
+        sims = vectors[[row[q] for q in chunk]] @ vectors.T
         k = min(per_query + 8, len(pool) - 1)
-        top = np.argpartition(-sims, k)[:k]
-        top = [pool[i] for i in top[np.argsort(-sims[top])] if pool[i] not in same[a]]
-        for cand in top[:per_query]:
-            out.append((a, cand, 0))
-    rng.shuffle(out)
+        for query, sim in zip(chunk, sims, strict=True):
+            cands = dict(partners[query])
+            if per_query > 0 and k > 0:
+                top = np.argpartition(-sim, k)[:k]
+                nearest = [pool[i] for i in top[np.argsort(-sim[top])]]
+                extra = [c for c in nearest if c != query and c not in cands][:per_query]
+                cands.update((c, 0) for c in extra)
+            out.append((query, sorted(cands.items())))
     return out
 
 
@@ -702,15 +1128,19 @@ def train_zh_model(
     config: TrainConfig | None = None,
     inputs_hash: str = "",
     log: callable = print,
+    multilingual: object | None = None,
 ) -> ZhModel:
-    """Train the encoder and the pair scorer on labelled ``pairs`` (training part only).
+    """Train the encoder, the adapter and the pair scorers on labelled ``pairs`` (training
+    part only).
 
     Args:
         pairs: ``(sentence_1, sentence_2, label)`` training pairs.
-        unlabelled: Extra sentences for the vocabulary, IDF and LSA start (no labels).
+        unlabelled: Extra sentences for the n-gram vocabulary, IDF and LSA start (no labels).
         config: Hyper-parameters.
         inputs_hash: Hash of the training inputs, stored in the manifest.
         log: Progress messages.
+        multilingual: The multilingual encoder (default: the packaged one named by
+            ``config.multilingual``).
 
     Returns:
         The model (not saved; see :meth:`ZhModel.save`).
@@ -719,26 +1149,41 @@ def train_zh_model(
     from threadpoolctl import threadpool_limits
 
     cfg = config or TrainConfig()
+    multilingual = multilingual or shared_multilingual(cfg.multilingual)
     started = time.perf_counter()
+
+    def elapsed() -> str:
+        return f"{time.perf_counter() - started:.0f} s"
+
     sentences = sorted({s for a, b, _ in pairs for s in (a, b)})
     if not sentences:
         raise ValueError("no training pairs")
+    sid = {s: i for i, s in enumerate(sentences)}
+    use = _unit(multilingual.encode([for_embedding(s) for s in sentences]))
+    log(f"{len(sentences)} training sentences encoded by {multilingual.name} ({elapsed()})")
+    mean, components = _fit_topics(use, N_TOPICS)
+
     feats_of = {s: sentence_features(s) for s in sentences}
     extra = [sentence_features(t) for t in unlabelled]
     vocab, idf = _fit_vocab([*feats_of.values(), *extra], cfg)
     dim = max(2, min(cfg.dim, len(vocab) - 1, len(sentences) + len(extra) - 1))
     encoder = ZhEncoder(vocab, idf, np.zeros((len(vocab), dim), dtype=np.float32))
     lsa = _lsa_init(encoder, [*feats_of.values(), *extra], dim, cfg.seed)
-    log(f"vocabulary {len(vocab)} features, LSA start ({time.perf_counter() - started:.0f} s)")
+    log(f"vocabulary {len(vocab)} features, LSA start ({elapsed()})")
 
-    def fit_encoder(subset: Sequence[tuple[str, str, int]]) -> ZhEncoder:
+    def fit(subset: Sequence[tuple[str, str, int]]) -> tuple[ZhEncoder, UseAdapter]:
         fold = ZhEncoder(vocab, idf, lsa)
-        feat_pairs = [(feats_of[a], feats_of[b], label) for a, b, label in subset]
-        fold.emb = _train_encoder(fold, feat_pairs, cfg, log)
-        return fold
+        fold.emb = _train_encoder(
+            fold, [(feats_of[a], feats_of[b], label) for a, b, label in subset], cfg, log
+        )
+        ids = [(sid[a], sid[b], label) for a, b, label in subset]
+        head, bias = _fit_head(use, ids, cfg)
+        adapter = UseAdapter(_train_adapter(use, ids, cfg, log), head, bias, mean, components)
+        return fold, adapter
 
-    # Cross-fitting: the scorer's rows of one fold get their cosine from an encoder trained on
-    # the other folds, so the scorer learns how far the cosine can be trusted on unseen text.
+    # Cross-fitting: the scorer's rows of one fold get their learned features (n-gram cosine,
+    # adapted cosine, head) from models trained on the other folds, so the scorer learns how
+    # far each can be trusted on unseen text.
     if cfg.cross_fit >= 2:
         from knowledge_base.zh_data import split_pairs
 
@@ -750,28 +1195,57 @@ def train_zh_model(
             rest = split.train["all"]
         parts.append(rest)
         folds = [
-            (fit_encoder([p for j, part in enumerate(parts) if j != i for p in part]), part)
+            (*fit([p for j, part in enumerate(parts) if j != i for p in part]), part)
             for i, part in enumerate(parts)
         ]
-        log(f"{cfg.cross_fit} cross-fitting encoders ({time.perf_counter() - started:.0f} s)")
-    encoder = fit_encoder(pairs)
-    log(f"encoder trained ({time.perf_counter() - started:.0f} s)")
+        log(f"{cfg.cross_fit} cross-fitting models ({elapsed()})")
+    encoder, adapter = fit(pairs)
+    log(f"encoder and adapter trained ({elapsed()})")
     if cfg.cross_fit < 2:
-        folds = [(encoder, list(pairs))]
+        folds = [(encoder, adapter, list(pairs))]
 
-    rows, labels, labelled = [], [], []
-    for fold_encoder, part in folds:
-        extra_neg = _retrieval_negatives(fold_encoder, part, cfg.retrieval_negatives, cfg.seed)
-        both = [(p, True) for p in part] + [(p, False) for p in extra_neg]
-        sents = {x for (a, b, _), _ in both for x in (a, b)}
-        prepared = {s: prepare(s, fold_encoder) for s in sents}
-        for (a, b, label), is_labelled in both:  # both directions: queries come either way
-            rows.append(pair_features(prepared[a], prepared[b]))
-            rows.append(pair_features(prepared[b], prepared[a]))
+    # The retrieval vector's weight of the n-gram cosine: best top-1 on the folds' own pairs.
+    pools = []
+    for fold_encoder, fold_adapter, part in folds:
+        pool = sorted({s for a, b, _ in part for s in (a, b)})
+        ngram = np.stack([fold_encoder.encode_features(feats_of[s]) for s in pool])
+        adapted = fold_adapter.adapt(use[[sid[s] for s in pool]])
+        pools.append((pool, ngram, adapted))
+    weights = sorted(set(cfg.ngram_weights)) or [0.5]
+    top1 = {w: 0.0 for w in weights}
+    for (pool, ngram, adapted), (_, _, part) in zip(pools, folds):
+        positives = [(a, b) for a, b, label in part if label == 1]
+        for w in weights:
+            top1[w] += _top1(pool, np.hstack([math.sqrt(w) * ngram, math.sqrt(1 - w) * adapted]),
+                             positives) / len(folds)  # fmt: skip
+    ngram_weight = max(weights, key=lambda w: (top1[w], -w))
+    adapter.ngram_weight = ngram_weight
+    log(
+        "retrieval top-1 on the folds by n-gram weight: "
+        + ", ".join(f"{w}: {v:.3f}" for w, v in top1.items())
+        + f"; using {ngram_weight}"
+    )
+
+    rows, labels, rank_rows, rank_labels = [], [], [], []
+    for (fold_encoder, fold_adapter, part), (pool, ngram, adapted) in zip(
+        folds, pools, strict=True
+    ):
+        fold_adapter.ngram_weight = ngram_weight
+        vectors = fold_adapter.retrieval_vector(ngram, adapted)
+        lists = _candidate_lists(pool, vectors, part, cfg.retrieval_negatives)
+        needed = {s for a, b, _ in part for s in (a, b)} | {
+            c for _, cands in lists for c, _ in cands
+        }
+        prepared = {s: prepare(s, fold_encoder, fold_adapter, use[sid[s]]) for s in needed}
+        for a, b, label in part:  # both directions: queries come either way
+            rows.append(pair_features(prepared[a], prepared[b], fold_adapter))
+            rows.append(pair_features(prepared[b], prepared[a], fold_adapter))
             labels += [label, label]
-            labelled += [is_labelled, is_labelled]
-    log(f"pair features ({time.perf_counter() - started:.0f} s)")
-    x, y, mask = np.asarray(rows, dtype=np.float32), np.asarray(labels), np.asarray(labelled)
+        for query, cands in lists:
+            found = [pair_features(prepared[query], prepared[c], fold_adapter) for c, _ in cands]
+            rank_rows.append(list_features(np.asarray(found, dtype=np.float32)))
+            rank_labels += [label for _, label in cands]
+    log(f"pair features ({elapsed()})")
 
     def fit_trees(x: np.ndarray, y: np.ndarray) -> TreeEnsemble:
         with threadpool_limits(1):  # OpenMP spinning on a busy 2-core machine is slow
@@ -785,30 +1259,50 @@ def train_zh_model(
             ).fit(x, y)
         return TreeEnsemble.from_sklearn(fitted)
 
-    scorer = fit_trees(x[mask], y[mask])
-    reranker = fit_trees(x, y) if (~mask).any() else scorer
+    scorer = fit_trees(np.asarray(rows, dtype=np.float32), np.asarray(labels))
+    rank_y = np.asarray(rank_labels)
+    if len(rank_y) and rank_y.min() != rank_y.max():
+        reranker = fit_trees(np.vstack(rank_rows), rank_y)
+    else:  # no list with both a match and a non-match (tiny data): the scorer, which reads
+        reranker = scorer  # only the leading columns (the pair features) of a reranker row
     log(
-        f"pair scorer and reranker trained on {len(rows)} rows "
-        f"({time.perf_counter() - started:.0f} s)"
+        f"pair scorer ({len(rows)} rows) and reranker ({len(rank_y)} rows in "
+        f"{len(rank_rows)} lists) trained ({elapsed()})"
     )
     manifest = {
         "version": ZH_MODEL_VERSION,
         "inputs_hash": inputs_hash,
-        "config": cfg.__dict__,
+        "config": _config_dict(cfg),
+        "multilingual": {
+            "name": multilingual.name,
+            "fingerprint": multilingual.fingerprint(),
+            "dimensions": int(use.shape[1]),
+        },
         "vocabulary": len(vocab),
         "dimensions": dim,
+        "ngram_weight": ngram_weight,
+        "fold_retrieval_top1": {str(w): round(v, 4) for w, v in top1.items()},
         "training_pairs": len(pairs),
         "scorer_rows": len(rows),
+        "reranker_rows": len(rank_y),
         "features": list(FEATURE_NAMES),
+        "reranker_features": list(RERANK_FEATURE_NAMES),
         "train_seconds": round(time.perf_counter() - started, 1),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return ZhModel(encoder, scorer, reranker, manifest)
+    return ZhModel(encoder, adapter, scorer, reranker, manifest, multilingual=multilingual)
 
 
-def inputs_hash(data_fingerprint: str, config: TrainConfig) -> str:
-    """Hash of everything a trained model depends on: data, hyper-parameters, version."""
-    blob = json.dumps([ZH_MODEL_VERSION, data_fingerprint, config.__dict__], sort_keys=True)
+def _config_dict(config: TrainConfig) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
+
+
+def inputs_hash(data_fingerprint: str, config: TrainConfig, multilingual: str = "") -> str:
+    """Hash of everything a trained model depends on: data, hyper-parameters, version and the
+    multilingual encoder's fingerprint."""
+    blob = json.dumps(
+        [ZH_MODEL_VERSION, data_fingerprint, _config_dict(config), multilingual], sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -821,7 +1315,7 @@ def heldout_report(model: ZhModel, heldout: dict[str, Sequence[tuple[str, str, i
         labels = np.asarray([label for _, _, label in pairs])
         if len(pairs) < 2 or labels.min() == labels.max():
             continue
-        scores = np.asarray([model.pair_score(a, b) for a, b, _ in pairs])
+        scores = model.pair_scores([(a, b) for a, b, _ in pairs])
         order = np.argsort(-scores)
         ranked = labels[order]
         correct = np.cumsum(ranked) + (len(labels) - labels.sum()) - np.cumsum(1 - ranked)
@@ -849,7 +1343,7 @@ def train_from_data(
     The pairs are split with :func:`~knowledge_base.zh_data.split_pairs` (seeded, by groups of
     sentences); only the training part is used, and the held-out figures of the pair scorer
     are stored in the manifest. The model is cached by a hash of the data files, the
-    hyper-parameters and :data:`ZH_MODEL_VERSION`.
+    hyper-parameters, :data:`ZH_MODEL_VERSION` and the multilingual encoder's fingerprint.
 
     Returns:
         ``(out, True)`` when trained, ``(out, False)`` when the saved model was current.
@@ -871,20 +1365,30 @@ def train_from_data(
         raise FileNotFoundError(
             f"no Chinese question-matching pairs under {data}/zh_question_matching"
         )
-    digest = inputs_hash(data_fingerprint(data, unlabelled=cfg.unlabelled > 0), cfg)
+    multilingual = shared_multilingual(cfg.multilingual)
+    digest = inputs_hash(
+        data_fingerprint(data, unlabelled=cfg.unlabelled > 0), cfg, multilingual.fingerprint()
+    )
     if not force and is_trained(out):
         if json.loads((out / "manifest.json").read_text()).get("inputs_hash") == digest:
             return out, False
     split = split_pairs(sets, seed=cfg.seed, heldout_share=cfg.heldout_share)
     unlabelled = read_unlabelled(data, cfg.unlabelled) if cfg.unlabelled > 0 else []
     model = train_zh_model(
-        split.train_pairs(), unlabelled=unlabelled, config=cfg, inputs_hash=digest, log=log
+        split.train_pairs(),
+        unlabelled=unlabelled,
+        config=cfg,
+        inputs_hash=digest,
+        log=log,
+        multilingual=multilingual,
     )
     model.manifest["data"] = str(data)
     model.manifest["split"] = {
         name: {"train": len(split.train[name]), "heldout": len(split.heldout[name])}
         for name in sets
     }
+    started = time.perf_counter()
     model.manifest["heldout"] = heldout_report(model, split.heldout)
+    model.manifest["heldout_report_seconds"] = round(time.perf_counter() - started, 1)
     model.save(out)
     return out, True
