@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     ``confidence = sigmoid(CONF_SLOPE_<LANG> * (score - CONF_CENTER_<LANG>))``; ``ZH_MODEL``
     is used for Chinese queries answered with the trained Chinese model."""
 
+    ADAPT: bool = True
+    """Train the knowledge base's own linear map of the encoders' vectors on its variants when
+    the index is built (``adapter.py``)."""
+    ADAPT_STEPS: int = 50
+
     SELF_CALIBRATE: bool = True
     """Fit the confidence per language on the knowledge base's own variants when the index is
     built (``selfcal.py``); the ``CONF_*`` settings apply to a language it could not fit."""

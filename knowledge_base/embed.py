@@ -207,6 +207,11 @@ class BilingualEmbedder:
         second = self.multilingual.encode(texts, show_progress=show_progress)
         return np.ascontiguousarray(np.hstack([first, second]), dtype=np.float32)
 
+    @property
+    def block_sizes(self) -> list[int]:
+        """Dimensions of the two models' parts of a vector (the adapter maps each)."""
+        return [self.english.dim, self.multilingual.dim]
+
     def english_weight(self, text: str) -> float:
         """``α`` for this query: the English model's share of the dense score."""
         gate = max(0.0, 1.0 - self.english.unknown_ratio(text) / self.unk_tolerance)

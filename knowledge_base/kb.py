@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge_base.adapter import Adapter, fit_adapter
 from knowledge_base.config import Settings, get_settings
 from knowledge_base.embed import Embedder, embedder_from_settings
 from knowledge_base.fusion import aggregate_max, confidence, decide, fuse
@@ -126,6 +127,8 @@ class KnowledgeBase:
         zh_model: Trained Chinese encoder + pair scorer used for Chinese queries (optional).
         zh_vectors: The Chinese encoder's vectors of the indexed variants (computed when
             missing).
+        adapter: The knowledge base's own linear map of the embedder's vectors (applied to
+            queries; the indexed vectors are already mapped).
     """
 
     def __init__(
@@ -142,8 +145,10 @@ class KnowledgeBase:
         manifest: dict | None = None,
         zh_model: ZhModel | None = None,
         zh_vectors: np.ndarray | None = None,
+        adapter: Adapter | None = None,
     ) -> None:
         self.entries = entries
+        self.adapter = adapter
         self.lexical = lexical
         self.entry_lexical = entry_lexical
         self.dense = dense
@@ -206,6 +211,12 @@ class KnowledgeBase:
             [" ".join([*e.questions, *e.answer.values()]) for e in entries], tokenizer
         )
         vectors = embedder.encode([for_embedding(t) for t in texts], show_progress=show_progress)
+        adapter = None
+        if settings.ADAPT and len(vectors):
+            sizes = getattr(embedder, "block_sizes", None) or [int(vectors.shape[1])]
+            adapter = fit_adapter(vectors, doc_entry, sizes, steps=settings.ADAPT_STEPS)
+            if adapter is not None:
+                vectors = adapter.apply(vectors)
         dense = DenseIndex(
             vectors,
             approx_min_size=settings.APPROX_MIN_SIZE,
@@ -224,6 +235,7 @@ class KnowledgeBase:
             "dimensions": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
             "tokenizer": describe_tokenizer(tokenizer),
             "index_type": dense.kind,
+            "adapter": adapter is not None,
             "zh_model": zh_model.fingerprint() if zh_model is not None else _NO_ZH_MODEL,
             "counts": {
                 "entries": len(entries),
@@ -244,6 +256,7 @@ class KnowledgeBase:
             embedder=embedder,
             manifest=manifest,
             zh_model=zh_model,
+            adapter=adapter,
         )
         if settings.SELF_CALIBRATE if self_calibrate is None else self_calibrate:
             from knowledge_base.selfcal import self_calibrate as fit
@@ -282,7 +295,8 @@ class KnowledgeBase:
             lex_ids = np.arange(len(raw))
         qvec = None
         if weight > 0:  # the model knows the query's language: ask it
-            qvec = (encode_query(text) if encode_query else self.embedder.encode([text]))[0]
+            qvec = encode_query(text) if encode_query else self.embedder.encode([text])
+            qvec = (self.adapter.apply(qvec) if self.adapter is not None else qvec)[0]
             _, dense_ids = self.dense.search(qvec, n_cand)
             lex_ids = np.concatenate([dense_ids[0][dense_ids[0] >= 0], lex_ids])
         cand = np.unique(lex_ids.astype(np.int64))
@@ -380,6 +394,8 @@ class KnowledgeBase:
             np.save(tmp / "doc_entry.npy", self.doc_entry)
             if self.zh_vectors is not None:
                 np.save(tmp / "zh_vectors.npy", self.zh_vectors)
+            if self.adapter is not None:
+                np.savez(tmp / "adapter.npz", **self.adapter.to_arrays())
             (tmp / "entries.json").write_text(
                 json.dumps([e.to_dict() for e in self.entries], ensure_ascii=False)
             )
@@ -438,6 +454,10 @@ class KnowledgeBase:
             zh_vectors = np.load(zh_file)
         if zh_model is not None:
             manifest = {**manifest, "zh_model": zh_model.fingerprint()}
+        adapter = None
+        if (directory / "adapter.npz").is_file():
+            with np.load(directory / "adapter.npz") as arrays:
+                adapter = Adapter.from_arrays(dict(arrays))
         return cls(
             entries,
             LexicalIndex.load(directory),
@@ -452,6 +472,7 @@ class KnowledgeBase:
             manifest=manifest,
             zh_model=zh_model,
             zh_vectors=zh_vectors,
+            adapter=adapter,
         )
 
 

@@ -79,6 +79,7 @@ class _CachedEmbedder:
         self.name = inner.name
         self._docs: dict[str, np.ndarray] = {}
         self._queries: dict[str, np.ndarray] = {}
+        self.block_sizes = getattr(inner, "block_sizes", None)
         if hasattr(inner, "encode_query"):
             self.encode_query = self._encode_query
         elif hasattr(inner, "unknown_ratio"):
