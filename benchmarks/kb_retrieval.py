@@ -8,12 +8,14 @@ Usage (from the repository root)::
     # the quick sections (a few minutes each on 2 busy cores), then the tables:
     python benchmarks/kb_retrieval.py --only shops latency
     python benchmarks/kb_retrieval.py --only lcqmc pairs
-    python benchmarks/kb_retrieval.py --reuse      # tables from the saved sections only
+    python benchmarks/kb_retrieval.py --reuse --only shops   # tables of all saved sections
 
 ``DATA_DIR`` defaults to ``../shared/data`` relative to the repository root. Each section's
 figures are written to ``var/kb/bench/<section>.json``; ``--reuse`` takes the figures of the
-sections already saved instead of running them (so sections can be run one at a time and the
-tables printed from all of them). Progress goes to stderr, the Markdown tables to stdout.
+sections already saved instead of running them, and with ``--only`` it also prints the saved
+sections not named (so sections can be run one at a time and the tables printed from all of
+them; a named section never saved is run). Progress goes to stderr, the Markdown tables to
+stdout.
 
 Systems (columns of the tables):
     BM25              the lexical index alone (jieba words, characters, bigrams; English words).
@@ -21,13 +23,17 @@ Systems (columns of the tables):
                       for Chinese, whose characters it maps to [UNK]).
     USE dense         USE multilingual v3 cosine alone (``knowledge_base.encoders``).
     e5 dense          multilingual-e5-small (4-bit) cosine alone.
-    previous default  MiniLM hybrid with the static ``CONF_*`` calibration:
-                      ``Settings(MULTILINGUAL_MODEL="", SELF_CALIBRATE=False)``.
+    previous default  MiniLM hybrid with the static ``CONF_*`` calibration and no adapter:
+                      ``Settings(MULTILINGUAL_MODEL="", SELF_CALIBRATE=False, ADAPT=False)``.
     default           ``Settings()``: ``BilingualEmbedder`` (MiniLM + USE, one index, per-query
                       weighting) fused with BM25, confidence self-calibrated at build time.
     + zh model        the trained Chinese model (``kb train-zh``, ``var/kb-zh``) when present.
 Every system runs with ``USE_TUNED=False`` (a tuned model under ``var/`` is fit to one shop);
-the ``--model`` English model (default all-MiniLM-L6-v2) is the same everywhere.
+the ``--model`` English model (default all-MiniLM-L6-v2) is the same everywhere. Apart from
+what defines a system, settings are the defaults (``CSA_KB_*`` environment variables apply):
+with ``ADAPT`` on, the dense columns include the knowledge base's own adapter (trained on its
+variants at build time; none for LCQMC, whose entries have one variant each);
+``CSA_KB_ADAPT=false`` measures the raw encoders.
 
 Sections:
     shops     The demo shop (``knowledge_base/demo/faq.yml`` + ``eval_queries.csv``) and the
@@ -58,7 +64,10 @@ Sections:
     latency   A 1,000-entry bilingual base with the default settings: build (with
               self-calibration), load, first query and ``search`` p50/p95 (the previous default
               and the trained Chinese model measured on the same queries, interleaved); and the
-              single-query encode p50/p95 of MiniLM, USE and e5.
+              single-query encode p50/p95 of MiniLM, USE and e5 (each alone, and e5 right after
+              MiniLM in the same process, as the e5 option of the default would run them: both
+              go through torch's OpenMP runtime, and on a busy machine e5's p95 then jumps to
+              about a second; ``OMP_WAIT_POLICY=PASSIVE`` avoids it).
     million   1,000,000 synthetic vectors: IVF search p95 and recall@10 against exact search.
 
 The held-out split (``lcqmc``, ``pairs``) is ``knowledge_base.zh_data.split_pairs`` (seed 13,
@@ -128,7 +137,13 @@ SHOPS = {
 LANGS = ("all", "zh", "en", "mixed")
 
 # Systems compared: settings overrides on the same KnowledgeBase.
-BM25_ONLY = {"DENSE_WEIGHT_EN": 0.0, "DENSE_WEIGHT_ZH": 0.0, "ENTRY_LEXICAL_WEIGHT": 0.0}
+# (ADAPT only changes the dense vectors: off for BM25, so self-calibration skips training it)
+BM25_ONLY = {
+    "DENSE_WEIGHT_EN": 0.0,
+    "DENSE_WEIGHT_ZH": 0.0,
+    "ENTRY_LEXICAL_WEIGHT": 0.0,
+    "ADAPT": False,
+}
 DENSE_ONLY = {
     "DENSE_WEIGHT_EN": 1.0,
     "DENSE_WEIGHT_ZH": 1.0,
@@ -139,8 +154,9 @@ HYBRID: dict = {}
 # The trained Chinese model with more weight than the defaults (which were chosen on the demo
 # shop's queries): for questions like its training data (banking, general questions).
 ZH_GENERAL = {"ZH_DENSE_WEIGHT": 0.5, "ZH_RERANK_WEIGHT": 0.5}
-# The previous default: MiniLM alone (gated for Chinese), static CONF_* calibration.
-PREVIOUS_DEFAULT = {"MULTILINGUAL_MODEL": "", "SELF_CALIBRATE": False}
+# The previous default: MiniLM alone (gated for Chinese), static CONF_* calibration, no
+# adapter of the knowledge base's own (settings a knowledge_base without them ignores).
+PREVIOUS_DEFAULT = {"MULTILINGUAL_MODEL": "", "SELF_CALIBRATE": False, "ADAPT": False}
 
 # Targets of the issue.
 SHOP_TARGETS = {"answered_correct": 0.85, "precision": 0.92, "oos_reject": 0.85}
@@ -348,6 +364,15 @@ def _timed_build(
     return kb, time.perf_counter() - start
 
 
+def _manifest_flags(kb: KnowledgeBase) -> dict:
+    """What the knowledge base was built with (model, encoder, options), for the JSON."""
+    keep = ("model", "multilingual_model", "dimensions", "index_type", "zh_model")
+    flags = {k: kb.manifest[k] for k in keep if k in kb.manifest}
+    # build-time options a newer knowledge_base may record (booleans such as "adapter")
+    flags.update({k: v for k, v in kb.manifest.items() if isinstance(v, bool)})
+    return flags
+
+
 def _timed_selfcal(kb: KnowledgeBase) -> float:
     """Self-calibrate ``kb`` with its current settings (as ``build`` does); return seconds."""
     from knowledge_base.selfcal import self_calibrate
@@ -425,15 +450,16 @@ def run_shops(args: argparse.Namespace) -> dict:
             f"{len(queries)} queries"
         )
 
-        kb_minilm, minilm_s = _timed_build(entries, english, previous_settings)
+        kb_previous, previous_s = _timed_build(entries, english, previous_settings)
+        kb_minilm, minilm_s = _timed_build(entries, english, single(DENSE_ONLY))
         kb_use, use_s = _timed_build(entries, use, single(DENSE_ONLY))
         kb_e5, e5_s = _timed_build(entries, e5, single(DENSE_ONLY))
         systems = (
-            ("bm25", kb_minilm, minilm_s, single(BM25_ONLY), True),
+            ("bm25", kb_previous, previous_s, single(BM25_ONLY), True),
             ("minilm", kb_minilm, minilm_s, single(DENSE_ONLY), True),
             ("use", kb_use, use_s, single(DENSE_ONLY), True),
             ("e5", kb_e5, e5_s, single(DENSE_ONLY), True),
-            ("previous_default", kb_minilm, minilm_s, previous_settings, False),
+            ("previous_default", kb_previous, previous_s, previous_settings, False),
         )
         for name, kb, build_s, settings, selfcal in systems:
             kb.settings = settings
@@ -443,6 +469,7 @@ def run_shops(args: argparse.Namespace) -> dict:
             row["systems"][name] = {
                 "build_s": round(build_s + cal_s, 2),
                 "selfcal_s": round(cal_s, 2),
+                "manifest": _manifest_flags(kb),
                 "calibration": kb.calibration,
                 "by_lang": metrics,
             }
@@ -454,6 +481,7 @@ def run_shops(args: argparse.Namespace) -> dict:
         row["systems"]["default"] = {
             "build_s": round(build_s + cal_s, 2),
             "selfcal_s": round(cal_s, 2),
+            "manifest": _manifest_flags(kb),
             "calibration": kb.calibration,
             "by_lang": metrics,
         }
@@ -523,11 +551,13 @@ def run_banking(args: argparse.Namespace) -> dict:
         n_examples = sum(len(v) for v in train.values())
         log(f"banking {setting}: {n_examples} examples, {len(test)} test queries")
 
-        def built(embedder: object, entries: list[Entry] = entries) -> tuple[KnowledgeBase, float]:
+        def built(
+            embedder: object, overrides: dict = HYBRID, entries: list[Entry] = entries
+        ) -> tuple[KnowledgeBase, float]:
             start = time.perf_counter()
             kb = KnowledgeBase.build(
                 entries,
-                settings=Settings(USE_TUNED=False),
+                settings=Settings(USE_TUNED=False, **overrides),
                 embedder=embedder,
                 zh_model=None,
                 self_calibrate=False,
@@ -535,6 +565,7 @@ def run_banking(args: argparse.Namespace) -> dict:
             return kb, round(time.perf_counter() - start, 1)
 
         kb, build_s = built(base)
+        kb_previous, _ = built(base, PREVIOUS_DEFAULT)
         use_encode_s = use.prime([q for e in entries for q in e.questions])
         kb_use, _ = built(use)
         kb_default, default_build_s = built(default)
@@ -548,7 +579,7 @@ def run_banking(args: argparse.Namespace) -> dict:
         systems = (
             ("bm25", kb, BM25_ONLY),
             ("dense", kb, DENSE_ONLY),
-            ("hybrid", kb, HYBRID),
+            ("hybrid", kb_previous, PREVIOUS_DEFAULT),
             ("use", kb_use, DENSE_ONLY),
             ("default", kb_default, HYBRID),
         )
@@ -761,7 +792,7 @@ def run_lcqmc(args: argparse.Namespace) -> dict:
     zero_shot = (
         ("bm25", kb_minilm, BM25_ONLY),
         ("dense", kb_minilm, DENSE_ONLY),
-        ("hybrid", kb_minilm, HYBRID),  # the previous default
+        ("hybrid", kb_minilm, PREVIOUS_DEFAULT),  # no adapter here either way
         ("use", kb_use, DENSE_ONLY),
         ("e5", kb_e5, DENSE_ONLY),
         ("default", kb_default, HYBRID),  # USE fused with BM25 for Chinese queries
@@ -978,7 +1009,7 @@ def run_latency(args: argparse.Namespace) -> dict:
         "index_s": round(index_s, 2),
         "selfcal_s": round(cal_s, 2),
         "variants": int(kb.manifest["counts"]["variants"]),
-        "multilingual_model": kb.manifest.get("multilingual_model", ""),
+        "manifest": _manifest_flags(kb),
         "calibration": kb.calibration,
     }
     encoders = {
@@ -1016,16 +1047,21 @@ def run_latency(args: argparse.Namespace) -> dict:
 
     log("latency: single-query encode times")
     warm(*encoders.values())
-    encode_times: dict[str, list[float]] = {name: [] for name in encoders}
-    for query in queries:
-        text = for_embedding(query)
-        for name, encoder in encoders.items():
+    texts = [for_embedding(q) for q in queries]
+    results["encode"] = {}
+    runs = {name: (None, encoder) for name, encoder in encoders.items()}
+    # e5 right after MiniLM, as a BilingualEmbedder with the e5 option runs them: both use
+    # torch's OpenMP runtime (libgomp), whose spinning workers stall e5 on a busy machine
+    runs["e5_after_minilm"] = (encoders["minilm"], encoders["e5"])
+    for name, (before, encoder) in runs.items():
+        times = []
+        for text in texts:
+            if before is not None:
+                before.encode([text])
             start = time.perf_counter()
             encoder.encode([text])
-            encode_times[name].append((time.perf_counter() - start) * 1000)
-    results["encode"] = {}
-    for name, values in encode_times.items():
-        p50, p95 = percentiles(values)
+            times.append((time.perf_counter() - start) * 1000)
+        p50, p95 = percentiles(times)
         results["encode"][name] = {"p50_ms": round(p50, 2), "p95_ms": round(p95, 2)}
         log(f"  encode {name}: p50={p50:.1f} ms p95={p95:.1f} ms")
     return results
@@ -1096,6 +1132,11 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def _secs(value: float | None) -> str:
+    """Seconds with one decimal (``–`` when missing)."""
+    return "–" if value is None else f"{value:.1f}"
+
+
 def _pair(a: object, b: object, digits: int = 1) -> str:
     """``a / b`` with ``digits`` decimals, or empty when either is missing."""
     if a is None or b is None:
@@ -1117,6 +1158,7 @@ SHOP_METRICS = (
     ("answered_correct", "in scope answered correctly"),
     ("precision", "answer precision"),
     ("oos_reject", "out of scope rejected"),
+    ("clarify", "clarified (share of all)"),
     ("latency", "search p50 / p95 ms"),
 )
 
@@ -1179,7 +1221,8 @@ def print_shops(shops: dict) -> None:
         "\nDecisions (answered correctly, precision, out of scope rejected) of the single-signal "
         "columns use the same self-calibration as the default; the previous default uses the "
         "static CONF_* fitted on the demo queries. MiniLM dense is ungated (the previous default "
-        "ignores it for Chinese)."
+        "ignores it for Chinese). The dense columns and the default include the knowledge base's "
+        "own adapter when ADAPT is on (manifest flags in var/kb/bench/shops.json)."
     )
 
 
@@ -1327,7 +1370,7 @@ def print_table(results: dict, nprobe: int) -> None:
             }
             print(_line(task, "search p50 / p95 ms", cells, f"p95 ≤ {SEARCH_P95_MS:.0f}"))
             cells = {
-                "previous default": _fmt(prev.get("build_s")),
+                "previous default": f"{prev['build_s']:.1f}" if "build_s" in prev else "",
                 "default": f"{d['build_s']:.1f} (self-cal {d['selfcal_s']:.1f}) / "
                 f"{d['load_s']:.2f} / {d['first_query_s']:.1f}",
             }
@@ -1348,6 +1391,11 @@ def print_table(results: dict, nprobe: int) -> None:
                     ("e5 dense", "e5"),
                 )
             }
+            after = enc.get("e5_after_minilm")
+            if after and cells.get("e5 dense"):
+                cells["e5 dense"] += (
+                    f" (right after MiniLM: {_pair(after['p50_ms'], after['p95_ms'])})"
+                )
             print(_line("one query", "encode p50 / p95 ms", cells))
         else:  # layout before the multilingual encoders
             cells = {
@@ -1365,9 +1413,10 @@ def print_table(results: dict, nprobe: int) -> None:
             continue
         diet_row = diet.get(setting, {}) if isinstance(diet.get(setting), dict) else {}
         cells = {
-            "previous default": _fmt(row.get("build_s")),
-            "default": _fmt(row.get("default_build_s")),
-            "DIET": _fmt(diet_row.get("train_s")),
+            "previous default": _secs(row.get("build_s")),
+            "default": _secs(row.get("default_build_s")),
+            "DIET": _secs(diet_row.get("train_s")),
+            "USE dense": f"encode {_secs(row['use_encode_s'])}" if "use_encode_s" in row else "",
         }
         if row.get("tune_s") is not None:
             cells["+ tuned"] = f"{row['tune_s']:.0f} ({row['tune_epochs']} ep)"

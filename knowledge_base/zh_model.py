@@ -44,7 +44,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,7 +69,7 @@ __all__ = [
     "train_zh_model",
 ]
 
-ZH_MODEL_VERSION = "zh-ngram-use-gbm/v3"
+ZH_MODEL_VERSION = "zh-ngram-use-gbm/v4"
 """Changes whenever features or training change (part of the training-input hash)."""
 
 DEFAULT_MULTILINGUAL = "use-multilingual-v3"
@@ -437,23 +437,59 @@ LIST_FEATURES = (
 )  # fmt: skip
 """Pair features the reranker also sees relative to the other candidates of the query."""
 
-RERANK_FEATURE_NAMES = (*FEATURE_NAMES, *(f"{n}_margin" for n in LIST_FEATURES))
-"""The reranker's inputs: :data:`FEATURE_NAMES`, then for each of :data:`LIST_FEATURES` the
-candidate's value minus the best value among the query's other candidates (0 when alone)."""
-
+_RERANK_COLUMNS = [i for i, n in enumerate(FEATURE_NAMES) if "topic_" not in n]
 _LIST_COLUMNS = [FEATURE_NAMES.index(n) for n in LIST_FEATURES]
 
+RERANK_FEATURE_NAMES = (
+    *(FEATURE_NAMES[i] for i in _RERANK_COLUMNS),
+    *(f"{n}_margin" for n in LIST_FEATURES),
+)
+"""The reranker's inputs: :data:`FEATURE_NAMES` but the topic coordinates (which tell the
+training sets' topics apart and would not carry over to a knowledge base of another
+domain), then for each of :data:`LIST_FEATURES` the candidate's value minus the best value
+among the query's candidates of other entries (0 when there are none)."""
 
-def list_features(rows: np.ndarray) -> np.ndarray:
-    """Add the margins of :data:`RERANK_FEATURE_NAMES` to the pair features of one query's
-    candidates (one row each)."""
+
+_MORE_ALIKE = (
+    "cosine", "tfidf_cosine", "cover_ab", "cover_ba", "cover_min", "char_jaccard",
+    "bigram_jaccard", "word_jaccard", "lcsubstr_min", "lcsubstr_max", "lcsubseq_max",
+    "use_cosine", "adapted_cosine", "use_head",
+)  # fmt: skip
+_LESS_ALIKE = (
+    "missing_a_max_idf", "missing_b_max_idf", "edit_ratio", "digits_differ", "negation_differ",
+    "qwords_differ",
+)  # fmt: skip
+
+
+def _monotonic(names: Sequence[str]) -> list[int]:
+    """Monotonic constraints of the reranker: +1 (never less likely when more alike), -1, 0."""
+    out = []
+    for name in names:
+        base = name.removesuffix("_margin")
+        out.append(1 if base in _MORE_ALIKE else -1 if base in _LESS_ALIKE else 0)
+    return out
+
+
+def list_features(rows: np.ndarray, groups: Sequence[object] | None = None) -> np.ndarray:
+    """The reranker's inputs (:data:`RERANK_FEATURE_NAMES`) for one query's candidates.
+
+    A candidate's margin is its value minus the best value among the candidates of other
+    groups.
+
+    Args:
+        rows: :func:`pair_features` of the query and each candidate.
+        groups: The group of each candidate (its entry: variants of one entry do not compete
+            with each other); default: each candidate its own group.
+    """
     rows = np.asarray(rows, dtype=np.float32)
     values = rows[:, _LIST_COLUMNS]
-    if len(rows) < 2:
-        return np.hstack([rows, np.zeros_like(values)])
-    ordered = np.sort(values, axis=0)
-    best, second = ordered[-1], ordered[-2]
-    return np.hstack([rows, values - np.where(values >= best, second, best)])
+    margins = np.zeros_like(values)
+    keys = np.arange(len(rows)) if groups is None else np.unique(groups, return_inverse=True)[1]
+    for key in np.unique(keys):
+        inside = keys == key
+        if not inside.all():
+            margins[inside] = values[inside] - values[~inside].max(axis=0)
+    return np.hstack([rows[:, _RERANK_COLUMNS], margins])
 
 
 class TreeEnsemble:
@@ -596,8 +632,11 @@ class ZhModel:
 
     @property
     def multilingual_fingerprint(self) -> str:
-        """Fingerprint of the encoder the model was trained with: a caller's vectors may be
-        passed to :meth:`prepared` / :meth:`encode` when its encoder has the same one."""
+        """Fingerprint of the multilingual encoder the model was trained with.
+
+        A caller's vectors may be passed to :meth:`prepared` / :meth:`encode` when its encoder
+        has the same fingerprint.
+        """
         return self.manifest.get("multilingual", {}).get("fingerprint", "")
 
     @property
@@ -619,9 +658,12 @@ class ZhModel:
     def prepare_many(
         self, texts: Sequence[str], use_vectors: np.ndarray | None = None
     ) -> list[PreparedText]:
-        """Cached :func:`prepare` of several texts; the missing multilingual vectors are
-        computed in one batch unless given (``use_vectors``: one row per text, from the
-        encoder of :attr:`multilingual_fingerprint`)."""
+        """Cached :func:`prepare` of several texts.
+
+        The missing multilingual vectors are computed in one batch unless given
+        (``use_vectors``: one row per text, from the encoder of
+        :attr:`multilingual_fingerprint`).
+        """
         found = {t: self._prepared[t] for t in texts if t in self._prepared}
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
@@ -630,7 +672,7 @@ class ZhModel:
                 vectors = np.asarray(use_vectors)[[row[t] for t in missing]]
             else:
                 vectors = self.multilingual_vectors(missing)
-            for text, vector in zip(missing, vectors):
+            for text, vector in zip(missing, vectors, strict=True):
                 found[text] = prepare(text, self.encoder, self.adapter, vector)
                 if len(self._prepared) < 200_000:
                     self._prepared[text] = found[text]
@@ -660,8 +702,20 @@ class ZhModel:
             out[i] = item.vector
         return out
 
-    def score_pairs(self, query: str | PreparedText, candidates: Sequence[str]) -> np.ndarray:
-        """Reranker probability that each candidate is the match of ``query``."""
+    def score_pairs(
+        self,
+        query: str | PreparedText,
+        candidates: Sequence[str],
+        groups: Sequence[object] | None = None,
+    ) -> np.ndarray:
+        """Reranker probability that each candidate is the match of ``query``.
+
+        Args:
+            query: The query (or its :meth:`prepared` form).
+            candidates: The candidates to rerank (a query's best variants).
+            groups: The entry of each candidate: the reranker compares a candidate with the
+                best candidates of other entries (default: every candidate its own entry).
+        """
         if not candidates:
             return np.zeros(0, dtype=np.float32)
         q = query if isinstance(query, PreparedText) else self.prepared(query)
@@ -669,14 +723,15 @@ class ZhModel:
             [pair_features(q, c, self.adapter) for c in self.prepare_many(candidates)],
             dtype=np.float32,
         )
-        return self.reranker.predict_proba(list_features(rows))[:, 1].astype(np.float32)
+        probs = self.reranker.predict_proba(list_features(rows, groups))[:, 1]
+        return probs.astype(np.float32)
 
     def pair_scores(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Symmetric pair probabilities (mean of both directions), one per pair."""
         if not pairs:
             return np.zeros(0, dtype=np.float64)
         texts = list(dict.fromkeys(s for a, b in pairs for s in (a, b)))
-        prepared = dict(zip(texts, self.prepare_many(texts)))
+        prepared = dict(zip(texts, self.prepare_many(texts), strict=True))
         rows = []
         for a, b in pairs:
             pa, pb = prepared[a], prepared[b]
@@ -791,8 +846,11 @@ def _manifest_state(directory: str | Path) -> str:
 
 
 def is_trained(directory: str | Path) -> bool:
-    """True when ``directory`` holds a complete model of the current version, trained with
-    the multilingual encoder installed now."""
+    """Tell whether ``directory`` holds a current model.
+
+    Current: a complete model of this version, trained with the multilingual encoder
+    installed now.
+    """
     return _manifest_state(directory) == "current"
 
 
@@ -802,8 +860,11 @@ def _load_cached(directory: str, stamp: int) -> ZhModel:
 
 
 def load_zh_model(directory: str | Path | None) -> ZhModel | None:
-    """The trained model in ``directory``, or ``None`` when there is none or it is stale
-    (older version, other multilingual encoder: logged); cached per saved version."""
+    """The trained model in ``directory``, or ``None`` when there is none or it is stale.
+
+    A stale model (older version, other multilingual encoder) is logged. Loaded models are
+    cached per saved version.
+    """
     if directory is None:
         return None
     state = _manifest_state(directory)
@@ -837,7 +898,9 @@ class TrainConfig:
     gbm_iter: int = 400
     gbm_lr: float = 0.05
     gbm_min_leaf: int = 40
-    retrieval_negatives: int = 5
+    retrieval_negatives: int = 8
+    easy_negatives: int = 4
+    monotonic: bool = True
     cross_fit: int = 4
     heldout_share: float = 0.4
     seed: int = 13
@@ -979,9 +1042,11 @@ def _contrastive_ids(
 def _train_adapter(
     use: np.ndarray, pairs: Sequence[tuple[int, int, int]], cfg: TrainConfig, log: callable
 ) -> np.ndarray:
-    """Residual linear map on the multilingual vectors (rows of ``use``), trained like the
-    n-gram encoder: in-batch negatives plus the labelled non-matching pairs, weight decay
-    pulling it back towards the encoder unchanged."""
+    """Residual linear map on the multilingual vectors (rows of ``use``).
+
+    Trained like the n-gram encoder: in-batch negatives plus the labelled non-matching pairs;
+    weight decay pulls it back towards the encoder unchanged.
+    """
     import random
 
     import torch
@@ -1038,8 +1103,10 @@ def _head_inputs(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def _fit_head(
     use: np.ndarray, pairs: Sequence[tuple[int, int, int]], cfg: TrainConfig
 ) -> tuple[np.ndarray, float]:
-    """Logistic regression of the label on ``[u * v, |u - v|]`` (standardised inside; the
-    returned weights apply to the raw inputs)."""
+    """Logistic regression of the label on ``[u * v, |u - v|]``.
+
+    The inputs are standardised for the fit; the returned weights apply to the raw inputs.
+    """
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
@@ -1070,8 +1137,10 @@ def _fit_topics(use: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _top1(pool: Sequence[str], vectors: np.ndarray, positives: Sequence[tuple[str, str]]) -> float:
-    """Share of the sentences of positive pairs whose nearest other sentence of ``pool``
-    (by ``vectors``, one row per sentence) matches them."""
+    """Share of the sentences of positive pairs whose nearest other sentence matches them.
+
+    The nearest sentence of ``pool`` by ``vectors`` (one row per sentence of ``pool``).
+    """
     row = {s: i for i, s in enumerate(pool)}
     same: dict[str, set[str]] = {}
     for a, b in positives:
@@ -1086,39 +1155,75 @@ def _top1(pool: Sequence[str], vectors: np.ndarray, positives: Sequence[tuple[st
         sims = vectors[chunk] @ vectors.T
         sims[np.arange(len(chunk)), chunk] = -np.inf
         best = sims.argmax(axis=1)
-        hits += sum(pool[int(b)] in same[pool[int(q)]] for q, b in zip(chunk, best))
+        hits += sum(pool[int(b)] in same[pool[int(q)]] for q, b in zip(chunk, best, strict=True))
     return hits / len(ids)
+
+
+def _tfidf_matrix(encoder: ZhEncoder, feats: Sequence[list[str]]):  # noqa: ANN202 - csr
+    """Rows of L2-normalised TF-IDF weights of the encoder's features (a sparse matrix)."""
+    from scipy.sparse import csr_matrix
+
+    rows, cols, vals = [], [], []
+    for i, f in enumerate(feats):
+        ids, w = encoder.weights(f)
+        rows.extend([i] * len(ids))
+        cols.extend(ids.tolist())
+        vals.extend(w.tolist())
+    return csr_matrix((vals, (rows, cols)), shape=(len(feats), len(encoder.vocab)))
 
 
 def _candidate_lists(
     pool: Sequence[str],
-    vectors: np.ndarray,
+    similarities: Sequence[object],
     pairs: Sequence[tuple[str, str, int]],
     per_query: int,
+    easy: int = 0,
+    seed: int = 0,
 ) -> list[tuple[str, list[tuple[str, int]]]]:
-    """Reranking lists as retrieval meets them: for every sentence with a matching partner,
-    its labelled partners plus its ``per_query`` nearest other sentences of ``pool`` (by
-    ``vectors``, one retrieval vector per sentence), those labelled 0."""
+    """Reranking lists as retrieval meets them.
+
+    For every sentence with a matching partner: its labelled partners, plus, labelled 0, for
+    each of ``similarities`` (a list of ``(weight, matrix)``, dense or sparse, one row per
+    sentence of ``pool``: retrieval vectors, TF-IDF rows) its ``per_query`` nearest other
+    sentences of ``pool``, and ``easy`` more distant ones (half from the next 200 by the
+    last similarity, half from anywhere): the candidates of a small knowledge base are far
+    apart, and the reranker must have seen such lists too.
+    """
+    rng = np.random.default_rng(seed)
     partners: dict[str, dict[str, int]] = {}
     for a, b, label in pairs:
         partners.setdefault(a, {})[b] = label
         partners.setdefault(b, {})[a] = label
     queries = sorted(q for q, found in partners.items() if any(found.values()))
     row = {s: i for i, s in enumerate(pool)}
-    out = []
-    for start in range(0, len(queries), 512):
-        chunk = queries[start : start + 512]
-        sims = vectors[[row[q] for q in chunk]] @ vectors.T
-        k = min(per_query + 8, len(pool) - 1)
-        for query, sim in zip(chunk, sims, strict=True):
-            cands = dict(partners[query])
-            if per_query > 0 and k > 0:
-                top = np.argpartition(-sim, k)[:k]
-                nearest = [pool[i] for i in top[np.argsort(-sim[top])]]
-                extra = [c for c in nearest if c != query and c not in cands][:per_query]
-                cands.update((c, 0) for c in extra)
-            out.append((query, sorted(cands.items())))
-    return out
+    lists = {q: dict(partners[q]) for q in queries}
+    k = min(per_query + 8, len(pool) - 1)
+    if per_query <= 0 or k <= 0:
+        return [(q, sorted(c.items())) for q, c in lists.items()]
+    for n, source in enumerate(similarities):
+        far = easy if n == len(similarities) - 1 else 0
+        depth = min(k + 200, len(pool) - 1) if far else k
+        for start in range(0, len(queries), 512):
+            chunk = queries[start : start + 512]
+            sims = np.zeros((len(chunk), len(pool)), dtype=np.float32)
+            for weight, matrix in source:
+                part = matrix[[row[q] for q in chunk]] @ matrix.T
+                sims += weight * (part.toarray() if hasattr(part, "toarray") else part)
+            top = np.argpartition(-sims, depth, axis=1)[:, :depth]
+            for query, sim, ids in zip(chunk, sims, top, strict=True):
+                order = ids[np.argsort(-sim[ids])]
+                nearest = [pool[int(i)] for i in order[:k]]
+                extra = [c for c in nearest if c != query and c not in partners[query]]
+                extra = extra[:per_query]
+                if far:
+                    middle = order[k:]
+                    chosen = rng.choice(len(middle), min(far - far // 2, len(middle)), False)
+                    extra += [pool[int(middle[i])] for i in chosen]
+                    extra += [pool[int(i)] for i in rng.integers(0, len(pool), far // 2)]
+                lists[query].update(
+                    (c, 0) for c in extra if c != query and c not in partners[query]
+                )
+    return [(q, sorted(c.items())) for q, c in lists.items()]
 
 
 def train_zh_model(
@@ -1130,8 +1235,9 @@ def train_zh_model(
     log: callable = print,
     multilingual: object | None = None,
 ) -> ZhModel:
-    """Train the encoder, the adapter and the pair scorers on labelled ``pairs`` (training
-    part only).
+    """Train the encoder, the adapter and the pair scorers on labelled ``pairs``.
+
+    Only the training part of the split is given.
 
     Args:
         pairs: ``(sentence_1, sentence_2, label)`` training pairs.
@@ -1194,6 +1300,7 @@ def train_zh_model(
             parts.append(split.heldout["all"])
             rest = split.train["all"]
         parts.append(rest)
+        parts = [part for part in parts if part]  # tiny data: a fold may come out empty
         folds = [
             (*fit([p for j, part in enumerate(parts) if j != i for p in part]), part)
             for i, part in enumerate(parts)
@@ -1204,20 +1311,23 @@ def train_zh_model(
     if cfg.cross_fit < 2:
         folds = [(encoder, adapter, list(pairs))]
 
+    # Every fold's vectors of every training sentence: its own part's sentences are unseen by
+    # it, the other parts' are seen, as the indexed training sentences are by the final model.
+    fold_vectors = []
+    for fold_encoder, fold_adapter, _ in folds:
+        ngram = np.stack([fold_encoder.encode_features(feats_of[s]) for s in sentences])
+        fold_vectors.append((ngram, fold_adapter.adapt(use)))
+
     # The retrieval vector's weight of the n-gram cosine: best top-1 on the folds' own pairs.
-    pools = []
-    for fold_encoder, fold_adapter, part in folds:
-        pool = sorted({s for a, b, _ in part for s in (a, b)})
-        ngram = np.stack([fold_encoder.encode_features(feats_of[s]) for s in pool])
-        adapted = fold_adapter.adapt(use[[sid[s] for s in pool]])
-        pools.append((pool, ngram, adapted))
     weights = sorted(set(cfg.ngram_weights)) or [0.5]
     top1 = {w: 0.0 for w in weights}
-    for (pool, ngram, adapted), (_, _, part) in zip(pools, folds):
+    for (_, _, part), (ngram, adapted) in zip(folds, fold_vectors, strict=True):
+        pool = sorted({s for a, b, _ in part for s in (a, b)})
+        ids = [sid[s] for s in pool]
         positives = [(a, b) for a, b, label in part if label == 1]
         for w in weights:
-            top1[w] += _top1(pool, np.hstack([math.sqrt(w) * ngram, math.sqrt(1 - w) * adapted]),
-                             positives) / len(folds)  # fmt: skip
+            vectors = np.hstack([math.sqrt(w) * ngram[ids], math.sqrt(1 - w) * adapted[ids]])
+            top1[w] += _top1(pool, vectors, positives) / len(folds)
     ngram_weight = max(weights, key=lambda w: (top1[w], -w))
     adapter.ngram_weight = ngram_weight
     log(
@@ -1226,28 +1336,42 @@ def train_zh_model(
         + f"; using {ngram_weight}"
     )
 
+    # Scorer rows: the labelled pairs of each fold. Reranker rows: each fold's lists of
+    # candidates (labelled partners and the nearest training sentences, seen or not), all
+    # with that fold's vectors; the rest of a prepared sentence is the same for every fold.
+    base: dict[str, PreparedText] = {}
+    shared = ZhEncoder(vocab, idf, lsa)
     rows, labels, rank_rows, rank_labels = [], [], [], []
-    for (fold_encoder, fold_adapter, part), (pool, ngram, adapted) in zip(
-        folds, pools, strict=True
+    for (fold_encoder, fold_adapter, part), (ngram, adapted) in zip(
+        folds, fold_vectors, strict=True
     ):
         fold_adapter.ngram_weight = ngram_weight
         vectors = fold_adapter.retrieval_vector(ngram, adapted)
-        lists = _candidate_lists(pool, vectors, part, cfg.retrieval_negatives)
-        needed = {s for a, b, _ in part for s in (a, b)} | {
-            c for _, cands in lists for c, _ in cands
-        }
-        prepared = {s: prepare(s, fold_encoder, fold_adapter, use[sid[s]]) for s in needed}
+        tfidf = _tfidf_matrix(fold_encoder, [feats_of[s] for s in sentences])
+        sources = [[(1.0, vectors)], [(0.75, use), (0.25, tfidf)]]
+        lists = _candidate_lists(
+            sentences, sources, part, cfg.retrieval_negatives, cfg.easy_negatives, cfg.seed
+        )
+        needed = {s for a, b, _ in part for s in (a, b)}
+        needed |= {c for _, cands in lists for c, _ in cands}
+        prepared = {}
+        for s in needed:
+            if s not in base:
+                base[s] = prepare(s, shared, adapter, use[sid[s]])
+            i = sid[s]
+            prepared[s] = replace(base[s], ngram=ngram[i], adapted=adapted[i], vector=vectors[i])
         for a, b, label in part:  # both directions: queries come either way
             rows.append(pair_features(prepared[a], prepared[b], fold_adapter))
             rows.append(pair_features(prepared[b], prepared[a], fold_adapter))
             labels += [label, label]
-        for query, cands in lists:
+        for query, cands in lists:  # a query's matching partners are one "entry"
             found = [pair_features(prepared[query], prepared[c], fold_adapter) for c, _ in cands]
-            rank_rows.append(list_features(np.asarray(found, dtype=np.float32)))
+            groups = [-1 if label else i for i, (_, label) in enumerate(cands)]
+            rank_rows.append(list_features(np.asarray(found, dtype=np.float32), groups))
             rank_labels += [label for _, label in cands]
     log(f"pair features ({elapsed()})")
 
-    def fit_trees(x: np.ndarray, y: np.ndarray) -> TreeEnsemble:
+    def fit_trees(x: np.ndarray, y: np.ndarray, monotonic: list[int] | None = None) -> TreeEnsemble:
         with threadpool_limits(1):  # OpenMP spinning on a busy 2-core machine is slow
             fitted = HistGradientBoostingClassifier(
                 max_iter=cfg.gbm_iter,
@@ -1255,16 +1379,22 @@ def train_zh_model(
                 max_leaf_nodes=31,
                 min_samples_leaf=cfg.gbm_min_leaf,
                 l2_regularization=1.0,
+                monotonic_cst=monotonic,
                 random_state=cfg.seed,
             ).fit(x, y)
         return TreeEnsemble.from_sklearn(fitted)
 
+    # The reranker must carry over to knowledge bases of other domains, whose candidates are
+    # unlike the training lists: it may never prefer a candidate for being less alike.
+    monotonic = _monotonic(RERANK_FEATURE_NAMES) if cfg.monotonic else None
     scorer = fit_trees(np.asarray(rows, dtype=np.float32), np.asarray(labels))
     rank_y = np.asarray(rank_labels)
     if len(rank_y) and rank_y.min() != rank_y.max():
-        reranker = fit_trees(np.vstack(rank_rows), rank_y)
-    else:  # no list with both a match and a non-match (tiny data): the scorer, which reads
-        reranker = scorer  # only the leading columns (the pair features) of a reranker row
+        reranker = fit_trees(np.vstack(rank_rows), rank_y, monotonic)
+    else:  # no list with both a match and a non-match (tiny data): the labelled pairs alone
+        x = np.asarray(rows, dtype=np.float32)
+        singles = np.vstack([list_features(x[i : i + 1]) for i in range(len(x))])
+        reranker = fit_trees(singles, np.asarray(labels), monotonic)
     log(
         f"pair scorer ({len(rows)} rows) and reranker ({len(rank_y)} rows in "
         f"{len(rank_rows)} lists) trained ({elapsed()})"
@@ -1298,34 +1428,50 @@ def _config_dict(config: TrainConfig) -> dict:
 
 
 def inputs_hash(data_fingerprint: str, config: TrainConfig, multilingual: str = "") -> str:
-    """Hash of everything a trained model depends on: data, hyper-parameters, version and the
-    multilingual encoder's fingerprint."""
+    """Hash of everything a trained model depends on.
+
+    Data, hyper-parameters, :data:`ZH_MODEL_VERSION` and the multilingual encoder's
+    fingerprint.
+    """
     blob = json.dumps(
         [ZH_MODEL_VERSION, data_fingerprint, _config_dict(config), multilingual], sort_keys=True
     )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def heldout_report(model: ZhModel, heldout: dict[str, Sequence[tuple[str, str, int]]]) -> dict:
-    """ROC AUC and best-threshold accuracy of the pair scorer on held-out pairs, per set."""
+def _auc_and_accuracy(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and accuracy at the best threshold."""
     from sklearn.metrics import roc_auc_score
 
+    order = np.argsort(-scores)
+    ranked = labels[order]
+    correct = np.cumsum(ranked) + (len(labels) - labels.sum()) - np.cumsum(1 - ranked)
+    accuracy = max(float(correct.max()) / len(labels), float(max(labels.mean(), 1 - labels.mean())))
+    return float(roc_auc_score(labels, scores)), accuracy
+
+
+def heldout_report(model: ZhModel, heldout: dict[str, Sequence[tuple[str, str, int]]]) -> dict:
+    """ROC AUC and best-threshold accuracy on held-out pairs, per set.
+
+    Of the pair scorer (``auc``, ``acc``) and, for comparison, of the multilingual encoder's
+    cosine alone (``use_auc``, ``use_acc``).
+    """
     report = {}
     for name, pairs in heldout.items():
         labels = np.asarray([label for _, _, label in pairs])
         if len(pairs) < 2 or labels.min() == labels.max():
             continue
-        scores = model.pair_scores([(a, b) for a, b, _ in pairs])
-        order = np.argsort(-scores)
-        ranked = labels[order]
-        correct = np.cumsum(ranked) + (len(labels) - labels.sum()) - np.cumsum(1 - ranked)
-        accuracy = max(
-            float(correct.max()) / len(labels), float(max(labels.mean(), 1 - labels.mean()))
-        )
+        texts = list(dict.fromkeys(s for a, b, _ in pairs for s in (a, b)))
+        prepared = dict(zip(texts, model.prepare_many(texts), strict=True))
+        auc, acc = _auc_and_accuracy(model.pair_scores([(a, b) for a, b, _ in pairs]), labels)
+        cosine = np.asarray([float(prepared[a].use @ prepared[b].use) for a, b, _ in pairs])
+        use_auc, use_acc = _auc_and_accuracy(cosine, labels)
         report[name] = {
             "pairs": len(pairs),
-            "auc": round(float(roc_auc_score(labels, scores)), 4),
-            "acc": round(accuracy, 4),
+            "auc": round(auc, 4),
+            "acc": round(acc, 4),
+            "use_auc": round(use_auc, 4),
+            "use_acc": round(use_acc, 4),
         }
     return report
 

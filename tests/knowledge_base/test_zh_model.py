@@ -16,13 +16,17 @@ from knowledge_base.sources import load_sources
 from knowledge_base.zh_data import data_fingerprint, load_pair_sets, split_pairs
 from knowledge_base.zh_model import (
     FEATURE_NAMES,
+    RERANK_FEATURE_NAMES,
+    ZH_MODEL_VERSION,
     TrainConfig,
     ZhModel,
+    inputs_hash,
     is_trained,
+    list_features,
     load_zh_model,
     pair_features,
-    prepare,
     sentence_features,
+    shared_multilingual,
     train_from_data,
     train_zh_model,
 )
@@ -113,25 +117,72 @@ def test_features_cover_characters_ngrams_and_words() -> None:
 
 
 def test_pair_features_see_negation_and_numbers(tiny_model: ZhModel) -> None:
-    enc = tiny_model.encoder
-    same = pair_features(prepare("怎么开发票", enc), prepare("怎么开发票", enc))
-    neg = pair_features(prepare("可以开发票", enc), prepare("不可以开发票", enc))
-    num = pair_features(prepare("3天能到吗", enc), prepare("5天能到吗", enc))
+    def pair(a: str, b: str) -> list[float]:
+        return pair_features(tiny_model.prepared(a), tiny_model.prepared(b), tiny_model.adapter)
+
+    same = pair("怎么开发票", "怎么开发票")
+    neg = pair("可以开发票", "不可以开发票")
+    num = pair("3天能到吗", "5天能到吗")
     names = {n: i for i, n in enumerate(FEATURE_NAMES)}
     assert len(same) == len(FEATURE_NAMES)
-    assert same[names["cosine"]] == pytest.approx(1.0, abs=1e-5)
+    for name in ("cosine", "use_cosine", "adapted_cosine"):
+        assert same[names[name]] == pytest.approx(1.0, abs=1e-5)
     assert same[names["edit_ratio"]] == 0.0
     assert neg[names["negation_differ"]] == 1.0 and same[names["negation_differ"]] == 0.0
     assert num[names["digits_differ"]] == 1.0
+    # symmetric features are symmetric
+    there, back = pair("怎么退货", "如何退掉买的东西呢"), pair("如何退掉买的东西呢", "怎么退货")
+    for name in ("cosine", "use_cosine", "adapted_cosine", "use_head", "use_topic_0"):
+        assert there[names[name]] == pytest.approx(back[names[name]], abs=1e-5)
+
+
+def test_multilingual_vectors_can_be_passed_in(tiny_model: ZhModel) -> None:
+    """A caller holding a text's vector from the same encoder (the knowledge base, for its
+    query) passes it instead of having it computed twice; the result is the same."""
+    text, other = "请问可以开发票吗", "我想要一张发票"
+    vector = shared_multilingual(tiny_model.multilingual_name).encode([text])[0]
+    assert (
+        tiny_model.multilingual_fingerprint
+        == shared_multilingual("use-multilingual-v3").fingerprint()
+    )
+    fresh = ZhModel(
+        tiny_model.encoder, tiny_model.adapter, tiny_model.scorer, tiny_model.reranker,
+        tiny_model.manifest,
+    )  # fmt: skip
+    given = fresh.prepared(text, use_vector=0.5 * vector)  # its length does not matter
+    assert np.allclose(given.vector, tiny_model.prepared(text).vector, atol=1e-5)
+    assert np.allclose(
+        fresh.encode([other], use_vectors=fresh.multilingual_vectors([other])),
+        tiny_model.encode([other]),
+        atol=1e-5,
+    )
+    assert fresh.score_pairs(given, [other]) == pytest.approx(
+        tiny_model.score_pairs(text, [other]), abs=1e-5
+    )
+    with pytest.raises(ValueError, match="dimension"):
+        fresh.prepared("另一个问题", use_vector=np.ones(7, dtype=np.float32))
+
+
+def test_reranker_margins_compare_each_candidate_with_the_others() -> None:
+    rows = np.zeros((3, len(FEATURE_NAMES)), dtype=np.float32)
+    rows[:, FEATURE_NAMES.index("use_cosine")] = [0.9, 0.5, 0.7]
+    out = list_features(rows)
+    assert out.shape == (3, len(RERANK_FEATURE_NAMES))
+    margin = out[:, RERANK_FEATURE_NAMES.index("use_cosine_margin")]
+    assert margin.tolist() == pytest.approx([0.2, -0.4, -0.2])
+    assert not list_features(rows[:1])[:, len(FEATURE_NAMES) :].any()  # alone: no margins
 
 
 def test_trained_model_ranks_the_paraphrase_first(tiny_model: ZhModel) -> None:
     vectors = tiny_model.encode(["怎么退货", "如何退掉买的东西呢", "怎么开发票"])
-    assert vectors.shape == (3, 16)
+    assert vectors.shape == (3, 16 + 512) and tiny_model.dim == 16 + 512
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     probs = tiny_model.score_pairs("我想退货，怎么办", ["我想退货，怎么办", "我想开发票，怎么办"])
     assert probs[0] > probs[1]
     assert 0.0 <= tiny_model.pair_score("怎么退货", "怎么查积分") <= 1.0
+    scores = tiny_model.pair_scores([("怎么退货", "怎么查积分"), ("怎么查积分", "怎么退货")])
+    assert scores[0] == pytest.approx(scores[1])
+    assert scores[0] == pytest.approx(tiny_model.pair_score("怎么退货", "怎么查积分"))
 
 
 def test_train_from_data_is_cached_by_inputs_and_saved_atomically(tmp_path: Path) -> None:
@@ -146,7 +197,10 @@ def test_train_from_data_is_cached_by_inputs_and_saved_atomically(tmp_path: Path
     assert train_from_data(data, out, config=TINY, log=lambda _: None) == (out, False)
     loaded = load_zh_model(out)
     assert loaded is not None and loaded.fingerprint() == ZhModel.load(out).fingerprint()
-    assert loaded.encode(["怎么退货"]).shape == (1, 16)
+    assert loaded.encode(["怎么退货"]).shape == (1, 16 + 512)
+    assert manifest["multilingual"]["fingerprint"] == loaded.multilingual_fingerprint
+    assert manifest["multilingual"]["fingerprint"].startswith("use-multilingual-v3@")
+    assert 0.0 <= manifest["ngram_weight"] <= 1.0
 
     before = data_fingerprint(data)
     lcqmc = data / "zh_question_matching" / "lcqmc_dev.tsv"
@@ -171,7 +225,7 @@ def test_kb_uses_the_model_for_chinese_queries_only(
     kb = KnowledgeBase.build(
         entries, settings=settings, embedder=fake_embedder, zh_model=tiny_model
     )
-    assert kb.zh_vectors is not None and kb.zh_vectors.shape == (9, 16)
+    assert kb.zh_vectors is not None and kb.zh_vectors.shape == (9, 16 + 512)
     zh = kb.search("收到的商品不满意，可以退吗")
     assert zh.hits[0].id == "returns-window"
     assert any(h.zh != 0.0 for h in zh.hits)
@@ -218,3 +272,26 @@ def test_cli_train_zh(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["train-zh", "--data", str(data), "--out", str(out), "--epochs", "1"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert main(["train-zh", "--data", str(tmp_path / "none"), "--out", str(out)]) == 1
+
+
+def test_a_model_of_another_encoder_is_stale(tmp_path: Path) -> None:
+    """The encoder's fingerprint is part of the inputs hash, and a saved model trained with
+    another encoder (weights changed) is neither used nor loaded, but retrained."""
+    config = TrainConfig()
+    assert inputs_hash("data", config, "use-multilingual-v3@a") != inputs_hash(
+        "data", config, "use-multilingual-v3@b"
+    )
+    data = write_data(tmp_path / "data", synthetic_pairs())
+    out = tmp_path / "kb-zh"
+    train_from_data(data, out, config=TINY, log=lambda _: None)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["version"] == ZH_MODEL_VERSION
+    manifest["multilingual"]["fingerprint"] = "use-multilingual-v3@0000000000000000"
+    manifest_path.write_text(json.dumps(manifest))
+    assert not is_trained(out)
+    assert load_zh_model(out) is None
+    with pytest.raises(ValueError, match="multilingual encoder"):
+        ZhModel.load(out)
+    assert train_from_data(data, out, config=TINY, log=lambda _: None) == (out, True)
+    assert is_trained(out)
