@@ -1,7 +1,7 @@
 """A Chinese semantic signal trained by the project on top of a pretrained multilingual encoder.
 
-``kb train-zh`` adapts two things to the Chinese question-matching pairs (training part of a
-fixed split, see :mod:`knowledge_base.zh_data`):
+``kb train-zh`` adapts it to the Chinese question-matching pairs (training part of a fixed
+split, see :mod:`knowledge_base.zh_data`):
 
 * **Sentence vectors.** Each sentence gets (a) the vector of a small n-gram encoder trained here
   (TF-IDF-weighted sum of embeddings of its character 1–3-grams and jieba words, started from
@@ -18,8 +18,18 @@ fixed split, see :mod:`knowledge_base.zh_data`):
   character/word Jaccard, longest common substring and subsequence, edit distance, lengths,
   and digit, negation and question-word mismatches. Every learned feature of its training
   rows comes from models trained on the other folds (cross-fitting), so the trees learn how
-  far each holds on unseen sentences. Its probability reranks the best candidates of
-  Chinese queries.
+  far each holds on unseen sentences. It answers "do these two sentences mean the same?".
+* **Reranker.** The same kind of trees over the same features (but the topic coordinates,
+  which would not carry over to another domain) plus each feature's margin over the best
+  candidate of another entry, trained on candidate lists as retrieval meets them: every
+  training sentence's labelled partners, its nearest training sentences (by the fold's
+  retrieval vector and by multilingual + TF-IDF similarity, seen and unseen by the fold's
+  models, as an index holds both) and more distant ones. Its probability that a candidate is
+  the one reranks the best candidates of Chinese queries; it never prefers a candidate for
+  being farther by an encoder or for a smaller margin (monotonic constraints). Candidates
+  sharing no character with the query (English variants, or paraphrases in other words),
+  which the training lists hardly hold, get a semantic reranker's probability instead (the
+  multilingual features and their margins only, monotonic in each).
 
 At search time everything is numpy. The multilingual vector of a text is computed once (in a
 batch for indexed texts, cached); callers that already have it (the knowledge base encodes
@@ -450,6 +460,16 @@ domain), then for each of :data:`LIST_FEATURES` the candidate's value minus the 
 among the query's candidates of other entries (0 when there are none)."""
 
 
+SEMANTIC_FEATURES = ("use_cosine", "adapted_cosine", "use_head")
+"""What the semantic reranker reads (with their margins). It scores the candidates that share
+no character with the query (English variants of a Chinese query, or Chinese paraphrases in
+other words): the training lists hardly hold such candidates, so what the lexical features
+would say of them is an extrapolation."""
+
+_SEMANTIC_COLUMNS = [
+    RERANK_FEATURE_NAMES.index(n)
+    for n in (*SEMANTIC_FEATURES, *(f"{c}_margin" for c in SEMANTIC_FEATURES))
+]
 _MORE_ALIKE = (
     "cosine", "tfidf_cosine", "cover_ab", "cover_ba", "cover_min", "char_jaccard",
     "bigram_jaccard", "word_jaccard", "lcsubstr_min", "lcsubstr_max", "lcsubseq_max",
@@ -461,12 +481,24 @@ _LESS_ALIKE = (
 )  # fmt: skip
 
 
-def _monotonic(names: Sequence[str]) -> list[int]:
-    """Monotonic constraints of the reranker: +1 (never less likely when more alike), -1, 0."""
+_ENCODER_SIMILARITIES = ("cosine", "use_cosine", "adapted_cosine", "use_head")
+
+
+def _monotonic(names: Sequence[str], mode: str) -> list[int] | None:
+    """Monotonic constraints of the reranker (+1: never less likely when more alike, -1, 0).
+
+    ``mode``: ``"all"`` (every similarity feature and margin), ``"relative"`` (the encoders'
+    similarities and every margin), ``"none"``.
+    """
+    if mode == "none":
+        return None
     out = []
     for name in names:
         base = name.removesuffix("_margin")
-        out.append(1 if base in _MORE_ALIKE else -1 if base in _LESS_ALIKE else 0)
+        sign = 1 if base in _MORE_ALIKE else -1 if base in _LESS_ALIKE else 0
+        if mode == "relative" and not (name.endswith("_margin") or base in _ENCODER_SIMILARITIES):
+            sign = 0
+        out.append(sign)
     return out
 
 
@@ -591,8 +623,10 @@ class ZhModel:
         adapter: What was learned on the multilingual encoder's vectors (:class:`UseAdapter`).
         scorer: The pair scorer over :func:`pair_features` (a :class:`TreeEnsemble`), fitted
             on the labelled pairs: "do these two sentences mean the same?".
-        reranker: The same over the labelled pairs plus retrieval negatives (the nearest
-            non-matching sentences): "is this candidate the one?" among close candidates.
+        reranker: Over :data:`RERANK_FEATURE_NAMES` of candidate lists (labelled partners,
+            nearest and more distant training sentences): "is this candidate the one?".
+        semantic: The same over the multilingual features only (:data:`SEMANTIC_FEATURES`),
+            for candidates sharing no character with the query.
         manifest: What was trained from what (inputs hash, encoder, split, figures).
         path: Folder it was loaded from (``None`` when trained in memory).
         multilingual: The multilingual encoder (default: the packaged one named in the
@@ -605,6 +639,7 @@ class ZhModel:
         adapter: UseAdapter,
         scorer: TreeEnsemble,
         reranker: TreeEnsemble,
+        semantic: TreeEnsemble,
         manifest: dict,
         path: Path | None = None,
         multilingual: object | None = None,
@@ -613,6 +648,7 @@ class ZhModel:
         self.adapter = adapter
         self.scorer = scorer
         self.reranker = reranker
+        self.semantic = semantic
         self.manifest = manifest
         self.path = path
         self._multilingual = multilingual
@@ -719,11 +755,16 @@ class ZhModel:
         if not candidates:
             return np.zeros(0, dtype=np.float32)
         q = query if isinstance(query, PreparedText) else self.prepared(query)
-        rows = np.asarray(
-            [pair_features(q, c, self.adapter) for c in self.prepare_many(candidates)],
-            dtype=np.float32,
-        )
-        probs = self.reranker.predict_proba(list_features(rows, groups))[:, 1]
+        prepared = self.prepare_many(candidates)
+        rows = np.asarray([pair_features(q, c, self.adapter) for c in prepared], np.float32)
+        x = list_features(rows, groups)
+        lexical = np.asarray([bool(q.chars & c.chars) for c in prepared])
+        probs = np.zeros(len(prepared), dtype=np.float64)
+        if lexical.any():
+            probs[lexical] = self.reranker.predict_proba(x[lexical])[:, 1]
+        if not lexical.all():
+            other = x[~lexical][:, _SEMANTIC_COLUMNS]
+            probs[~lexical] = self.semantic.predict_proba(other)[:, 1]
         return probs.astype(np.float32)
 
     def pair_scores(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
@@ -758,6 +799,7 @@ class ZhModel:
             self.adapter.save(tmp / "adapter.npz")
             self.scorer.save(tmp / "scorer.npz")
             self.reranker.save(tmp / "reranker.npz")
+            self.semantic.save(tmp / "semantic.npz")
             (tmp / "manifest.json").write_text(
                 json.dumps(self.manifest, ensure_ascii=False, indent=2)
             )
@@ -822,6 +864,7 @@ class ZhModel:
             UseAdapter.load(directory / "adapter.npz"),
             TreeEnsemble.load(directory / "scorer.npz"),
             TreeEnsemble.load(directory / "reranker.npz"),
+            TreeEnsemble.load(directory / "semantic.npz"),
             manifest,
             directory,
             multilingual,
@@ -899,8 +942,8 @@ class TrainConfig:
     gbm_lr: float = 0.05
     gbm_min_leaf: int = 40
     retrieval_negatives: int = 8
-    easy_negatives: int = 4
-    monotonic: bool = True
+    easy_negatives: int = 6
+    monotonic: str = "relative"
     cross_fit: int = 4
     heldout_share: float = 0.4
     seed: int = 13
@@ -1174,20 +1217,19 @@ def _tfidf_matrix(encoder: ZhEncoder, feats: Sequence[list[str]]):  # noqa: ANN2
 
 def _candidate_lists(
     pool: Sequence[str],
-    similarities: Sequence[object],
+    sources: Sequence[tuple[Sequence[tuple[float, object]], int, int]],
     pairs: Sequence[tuple[str, str, int]],
-    per_query: int,
-    easy: int = 0,
+    depth: int = 2000,
     seed: int = 0,
 ) -> list[tuple[str, list[tuple[str, int]]]]:
     """Reranking lists as retrieval meets them.
 
-    For every sentence with a matching partner: its labelled partners, plus, labelled 0, for
-    each of ``similarities`` (a list of ``(weight, matrix)``, dense or sparse, one row per
-    sentence of ``pool``: retrieval vectors, TF-IDF rows) its ``per_query`` nearest other
-    sentences of ``pool``, and ``easy`` more distant ones (half from the next 200 by the
-    last similarity, half from anywhere): the candidates of a small knowledge base are far
-    apart, and the reranker must have seen such lists too.
+    For every sentence with a matching partner: its labelled partners, plus, labelled 0, from
+    each source ``(similarity, near, far)`` (the similarity a weighted sum of matrices, dense
+    or sparse, one row per sentence of ``pool``: retrieval vectors, TF-IDF rows) its
+    ``near`` nearest other sentences of ``pool`` and ``far`` more distant ones (drawn from
+    the next ``depth``): the candidates of a small knowledge base are far apart, and the
+    reranker must have seen such lists too.
     """
     rng = np.random.default_rng(seed)
     partners: dict[str, dict[str, int]] = {}
@@ -1197,29 +1239,25 @@ def _candidate_lists(
     queries = sorted(q for q, found in partners.items() if any(found.values()))
     row = {s: i for i, s in enumerate(pool)}
     lists = {q: dict(partners[q]) for q in queries}
-    k = min(per_query + 8, len(pool) - 1)
-    if per_query <= 0 or k <= 0:
-        return [(q, sorted(c.items())) for q, c in lists.items()]
-    for n, source in enumerate(similarities):
-        far = easy if n == len(similarities) - 1 else 0
-        depth = min(k + 200, len(pool) - 1) if far else k
+    for similarity, near, far in sources:
+        k = min(near + 8, len(pool) - 1)
+        deep = min(k + depth, len(pool) - 1) if far > 0 else k
+        if k <= 0 or (near <= 0 and far <= 0):
+            continue
         for start in range(0, len(queries), 512):
             chunk = queries[start : start + 512]
             sims = np.zeros((len(chunk), len(pool)), dtype=np.float32)
-            for weight, matrix in source:
+            for weight, matrix in similarity:
                 part = matrix[[row[q] for q in chunk]] @ matrix.T
                 sims += weight * (part.toarray() if hasattr(part, "toarray") else part)
-            top = np.argpartition(-sims, depth, axis=1)[:, :depth]
+            top = np.argpartition(-sims, deep, axis=1)[:, :deep]
             for query, sim, ids in zip(chunk, sims, top, strict=True):
                 order = ids[np.argsort(-sim[ids])]
-                nearest = [pool[int(i)] for i in order[:k]]
-                extra = [c for c in nearest if c != query and c not in partners[query]]
-                extra = extra[:per_query]
-                if far:
+                extra = [pool[int(i)] for i in order[:k]]
+                extra = [c for c in extra if c != query and c not in partners[query]][:near]
+                if far > 0 and deep > k:
                     middle = order[k:]
-                    chosen = rng.choice(len(middle), min(far - far // 2, len(middle)), False)
-                    extra += [pool[int(middle[i])] for i in chosen]
-                    extra += [pool[int(i)] for i in rng.integers(0, len(pool), far // 2)]
+                    extra += [pool[int(middle[i])] for i in rng.choice(len(middle), far, True)]
                 lists[query].update(
                     (c, 0) for c in extra if c != query and c not in partners[query]
                 )
@@ -1348,10 +1386,13 @@ def train_zh_model(
         fold_adapter.ngram_weight = ngram_weight
         vectors = fold_adapter.retrieval_vector(ngram, adapted)
         tfidf = _tfidf_matrix(fold_encoder, [feats_of[s] for s in sentences])
-        sources = [[(1.0, vectors)], [(0.75, use), (0.25, tfidf)]]
-        lists = _candidate_lists(
-            sentences, sources, part, cfg.retrieval_negatives, cfg.easy_negatives, cfg.seed
-        )
+        near, far = cfg.retrieval_negatives, cfg.easy_negatives
+        sources = [
+            ([(1.0, vectors)], near, 0),
+            ([(0.75, use), (0.25, tfidf)], near, 0),
+            ([(1.0, use)], 0, far),
+        ]
+        lists = _candidate_lists(sentences, sources, part, seed=cfg.seed)
         needed = {s for a, b, _ in part for s in (a, b)}
         needed |= {c for _, cands in lists for c, _ in cands}
         prepared = {}
@@ -1386,15 +1427,22 @@ def train_zh_model(
 
     # The reranker must carry over to knowledge bases of other domains, whose candidates are
     # unlike the training lists: it may never prefer a candidate for being less alike.
-    monotonic = _monotonic(RERANK_FEATURE_NAMES) if cfg.monotonic else None
+    monotonic = _monotonic(RERANK_FEATURE_NAMES, cfg.monotonic)
+    increasing = [1] * len(_SEMANTIC_COLUMNS)
     scorer = fit_trees(np.asarray(rows, dtype=np.float32), np.asarray(labels))
     rank_y = np.asarray(rank_labels)
     if len(rank_y) and rank_y.min() != rank_y.max():
-        reranker = fit_trees(np.vstack(rank_rows), rank_y, monotonic)
+        rank_x = np.vstack(rank_rows)
+        shares = rank_x[:, RERANK_FEATURE_NAMES.index("char_jaccard")] > 0
+        if len(set(rank_y[shares].tolist())) < 2:  # tiny data
+            shares[:] = True
+        reranker = fit_trees(rank_x[shares], rank_y[shares], monotonic)
+        semantic = fit_trees(rank_x[:, _SEMANTIC_COLUMNS], rank_y, increasing)
     else:  # no list with both a match and a non-match (tiny data): the labelled pairs alone
         x = np.asarray(rows, dtype=np.float32)
         singles = np.vstack([list_features(x[i : i + 1]) for i in range(len(x))])
         reranker = fit_trees(singles, np.asarray(labels), monotonic)
+        semantic = fit_trees(singles[:, _SEMANTIC_COLUMNS], np.asarray(labels), increasing)
     log(
         f"pair scorer ({len(rows)} rows) and reranker ({len(rank_y)} rows in "
         f"{len(rank_rows)} lists) trained ({elapsed()})"
@@ -1420,7 +1468,9 @@ def train_zh_model(
         "train_seconds": round(time.perf_counter() - started, 1),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return ZhModel(encoder, adapter, scorer, reranker, manifest, multilingual=multilingual)
+    return ZhModel(
+        encoder, adapter, scorer, reranker, semantic, manifest, multilingual=multilingual
+    )
 
 
 def _config_dict(config: TrainConfig) -> dict:

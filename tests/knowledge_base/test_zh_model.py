@@ -147,7 +147,7 @@ def test_multilingual_vectors_can_be_passed_in(tiny_model: ZhModel) -> None:
     )
     fresh = ZhModel(
         tiny_model.encoder, tiny_model.adapter, tiny_model.scorer, tiny_model.reranker,
-        tiny_model.manifest,
+        tiny_model.semantic, tiny_model.manifest,
     )  # fmt: skip
     given = fresh.prepared(text, use_vector=0.5 * vector)  # its length does not matter
     assert np.allclose(given.vector, tiny_model.prepared(text).vector, atol=1e-5)
@@ -163,14 +163,23 @@ def test_multilingual_vectors_can_be_passed_in(tiny_model: ZhModel) -> None:
         fresh.prepared("另一个问题", use_vector=np.ones(7, dtype=np.float32))
 
 
-def test_reranker_margins_compare_each_candidate_with_the_others() -> None:
-    rows = np.zeros((3, len(FEATURE_NAMES)), dtype=np.float32)
-    rows[:, FEATURE_NAMES.index("use_cosine")] = [0.9, 0.5, 0.7]
+def test_reranker_margins_compare_each_candidate_with_the_other_entries() -> None:
+    rows = np.zeros((4, len(FEATURE_NAMES)), dtype=np.float32)
+    rows[:, FEATURE_NAMES.index("use_cosine")] = [0.9, 0.85, 0.5, 0.7]
+    rows[:, FEATURE_NAMES.index("use_topic_0")] = 0.3
     out = list_features(rows)
-    assert out.shape == (3, len(RERANK_FEATURE_NAMES))
-    margin = out[:, RERANK_FEATURE_NAMES.index("use_cosine_margin")]
-    assert margin.tolist() == pytest.approx([0.2, -0.4, -0.2])
-    assert not list_features(rows[:1])[:, len(FEATURE_NAMES) :].any()  # alone: no margins
+    assert out.shape == (4, len(RERANK_FEATURE_NAMES))
+    assert not any("topic" in name for name in RERANK_FEATURE_NAMES)
+    margin = RERANK_FEATURE_NAMES.index("use_cosine_margin")
+    assert out[:, margin].tolist() == pytest.approx([0.05, -0.05, -0.4, -0.2])
+    # two variants of one entry do not compete with each other
+    grouped = list_features(rows, groups=["a", "a", "b", "c"])
+    assert grouped[:, margin].tolist() == pytest.approx([0.2, 0.15, -0.4, -0.2])
+    assert not list_features(rows, groups=[1, 1, 1, 1])[:, margin].any()
+    assert not list_features(rows[:1])[:, margin].any()  # alone: no margins
+    assert out[:, RERANK_FEATURE_NAMES.index("use_cosine")].tolist() == pytest.approx(
+        [0.9, 0.85, 0.5, 0.7]
+    )
 
 
 def test_trained_model_ranks_the_paraphrase_first(tiny_model: ZhModel) -> None:
