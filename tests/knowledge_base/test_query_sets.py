@@ -1,10 +1,14 @@
-"""Integrity of the development set (WanderTrip travel agency): no model, no search."""
+"""Integrity of the project's own query sets, no model, no search: the development set
+(WanderTrip travel agency, settings may be chosen on it) and the held-out evaluation set
+(GeekTech electronics shop, never fitted on)."""
 
 from __future__ import annotations
 
 import csv
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -13,13 +17,40 @@ from knowledge_base.config import REPO_ROOT
 from knowledge_base.evaluate import read_queries
 from knowledge_base.normalize import detect_lang, normalize, to_simplified
 
-SET_DIR = REPO_ROOT / "knowledge_base" / "dev_sets" / "travel"
-FAQ = SET_DIR / "faq.yml"
-QUERIES = SET_DIR / "queries.csv"
 LANGS = {"zh", "en", "mixed"}
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    """A knowledge base and its labelled queries, with the sizes it promises."""
+
+    folder: Path
+    min_entries: int
+    min_queries: int
+    min_zh_share: float
+    min_en_share: float
+
+    @property
+    def faq(self) -> Path:
+        # The FAQ file itself, not the folder: the folder also holds queries.csv and README.md.
+        return self.folder / "faq.yml"
+
+    @property
+    def queries(self) -> Path:
+        return self.folder / "queries.csv"
+
+
+SETS = {
+    "travel-dev": QuerySet(
+        REPO_ROOT / "knowledge_base" / "dev_sets" / "travel", 55, 240, 0.5, 0.35
+    ),
+    "electronics-eval": QuerySet(
+        REPO_ROOT / "knowledge_base" / "eval_sets" / "electronics", 60, 250, 0.4, 0.4
+    ),
+}
 
 
 def _key(text: str) -> str:
@@ -27,15 +58,19 @@ def _key(text: str) -> str:
     return normalize(text).replace(" ", "")
 
 
-@pytest.fixture(scope="module")
-def entries() -> list[Entry]:
-    # The FAQ file itself, not the folder: the folder also holds queries.csv and README.md.
-    return load_sources([FAQ])
+@pytest.fixture(scope="module", params=list(SETS), ids=list(SETS))
+def query_set(request: pytest.FixtureRequest) -> QuerySet:
+    return SETS[request.param]
 
 
 @pytest.fixture(scope="module")
-def rows() -> list[dict[str, str]]:
-    with QUERIES.open(encoding="utf-8", newline="") as handle:
+def entries(query_set: QuerySet) -> list[Entry]:
+    return load_sources([query_set.faq])
+
+
+@pytest.fixture(scope="module")
+def rows(query_set: QuerySet) -> list[dict[str, str]]:
+    with query_set.queries.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames == ["query", "expected_id", "lang"]
         return [
@@ -45,15 +80,15 @@ def rows() -> list[dict[str, str]]:
         ]
 
 
-def test_counts(entries: list[Entry], rows: list[dict[str, str]]) -> None:
-    assert len(entries) >= 55
+def test_counts(query_set: QuerySet, entries: list[Entry], rows: list[dict[str, str]]) -> None:
+    assert len(entries) >= query_set.min_entries
     assert all(6 <= len(e.questions) <= 8 for e in entries)
-    assert len(rows) >= 240
+    assert len(rows) >= query_set.min_queries
     assert sum(not r["expected_id"] for r in rows) >= 50
     langs = Counter(r["lang"] for r in rows)
     assert set(langs) <= LANGS
-    assert langs["zh"] / len(rows) >= 0.5
-    assert langs["en"] / len(rows) >= 0.35
+    assert langs["zh"] / len(rows) >= query_set.min_zh_share
+    assert langs["en"] / len(rows) >= query_set.min_en_share
     assert langs["mixed"] > 0
 
 
@@ -109,5 +144,7 @@ def test_lang_column_matches_the_text(rows: list[dict[str, str]]) -> None:
             assert lang == "mixed" and has_cjk and has_latin, query
 
 
-def test_evaluate_reads_the_set_ignoring_the_lang_column(rows: list[dict[str, str]]) -> None:
-    assert read_queries(QUERIES) == [(r["query"], r["expected_id"]) for r in rows]
+def test_evaluate_reads_the_set_ignoring_the_lang_column(
+    query_set: QuerySet, rows: list[dict[str, str]]
+) -> None:
+    assert read_queries(query_set.queries) == [(r["query"], r["expected_id"]) for r in rows]
