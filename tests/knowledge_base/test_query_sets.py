@@ -47,6 +47,9 @@ SETS = {
     "travel-dev": QuerySet(
         REPO_ROOT / "knowledge_base" / "dev_sets" / "travel", 55, 240, 0.5, 0.35
     ),
+    "grocery-dev": QuerySet(
+        REPO_ROOT / "knowledge_base" / "dev_sets" / "grocery", 60, 250, 0.45, 0.35
+    ),
     "electronics-eval": QuerySet(
         REPO_ROOT / "knowledge_base" / "eval_sets" / "electronics", 60, 250, 0.4, 0.4
     ),
