@@ -210,7 +210,8 @@ class BilingualEmbedder:
     @property
     def block_sizes(self) -> list[int]:
         """Dimensions of the two models' parts of a vector (the adapter maps each)."""
-        return [self.english.dim, self.multilingual.dim]
+        inner = getattr(self.multilingual, "block_sizes", None) or [self.multilingual.dim]
+        return [self.english.dim, *inner]
 
     def english_weight(self, text: str) -> float:
         """``α`` for this query: the English model's share of the dense score."""

@@ -15,6 +15,7 @@ from knowledge_base.encoders import (
     E5_SMALL,
     USE_MULTILINGUAL,
     E5SmallEncoder,
+    EnsembleEncoder,
     UseMultilingualEncoder,
     multilingual_encoder,
 )
@@ -30,7 +31,9 @@ def bilingual(use: UseMultilingualEncoder) -> BilingualEmbedder:
     return BilingualEmbedder(SentenceTransformerEmbedder(), use, multilingual_share=0.3)
 
 
-@pytest.mark.parametrize("encoder_name", [USE_MULTILINGUAL, E5_SMALL])
+@pytest.mark.parametrize(
+    "encoder_name", [USE_MULTILINGUAL, E5_SMALL, f"{USE_MULTILINGUAL}+{E5_SMALL}"]
+)
 def test_paraphrases_across_scripts_and_languages_are_closer_than_other_topics(
     encoder_name: str,
 ) -> None:
@@ -82,3 +85,25 @@ def test_settings_choose_the_encoder_or_the_english_model_alone() -> None:
     assert isinstance(alone, SentenceTransformerEmbedder)
     e5 = embedder_from_settings(Settings(USE_TUNED=False, MULTILINGUAL_MODEL=E5_SMALL))
     assert isinstance(e5.multilingual, E5SmallEncoder)
+
+
+def test_an_ensemble_scores_the_mean_of_its_members_cosines() -> None:
+    ensemble = multilingual_encoder(f"{USE_MULTILINGUAL}+{E5_SMALL}")
+    assert isinstance(ensemble, EnsembleEncoder)
+    assert ensemble.block_sizes == [512, 384] and ensemble.dim == 896
+    assert ensemble.fingerprint().startswith(f"{USE_MULTILINGUAL}@")
+    assert f"+{E5_SMALL}@" in ensemble.fingerprint()
+    texts = ["积分会过期吗", "Do my points expire?"]
+    vectors = ensemble.encode(texts)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    use, e5 = ensemble.members
+    cos_use = float(use.encode(texts[:1])[0] @ use.encode(texts[1:])[0])
+    cos_e5 = float(e5.encode(texts[:1])[0] @ e5.encode(texts[1:])[0])
+    assert float(vectors[0] @ vectors[1]) == pytest.approx((cos_use + cos_e5) / 2, abs=1e-4)
+    bilingual = BilingualEmbedder(SentenceTransformerEmbedder(), ensemble)
+    assert bilingual.block_sizes == [384, 512, 384]  # the adapter maps each model's block
+
+
+def test_an_unknown_member_of_an_ensemble_is_named() -> None:
+    with pytest.raises(ValueError, match="unknown multilingual encoder 'e6'.*joined by"):
+        multilingual_encoder(f"{USE_MULTILINGUAL}+e6")
