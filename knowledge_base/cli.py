@@ -11,6 +11,7 @@ from pathlib import Path
 
 from knowledge_base.config import get_settings
 from knowledge_base.sources import ValidationError
+from knowledge_base.transfer import DEFAULT_MODEL_FILE
 
 __all__ = ["main"]
 
@@ -47,6 +48,23 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--index", type=Path, default=settings.INDEX_DIR)
     cal.add_argument("--queries", type=Path, required=True)
     cal.add_argument("--min-oos-reject", type=float, default=0.8)
+
+    fit = sub.add_parser(
+        "fit-confidence",
+        help="fit the answer confidence across development sets (leave-one-set-out report)",
+    )
+    fit.add_argument(
+        "--set",
+        nargs=2,
+        action="append",
+        metavar=("FAQ", "QUERIES"),
+        type=Path,
+        help="a development knowledge base and its query,expected_id CSV (repeat; default: "
+        "the demo and knowledge_base/dev_sets/*)",
+    )
+    fit.add_argument("--out", type=Path, default=DEFAULT_MODEL_FILE, help="model file")
+    fit.add_argument("--min-precision", type=float, default=0.92)
+    fit.add_argument("--min-oos-reject", type=float, default=0.85)
 
     tune = sub.add_parser("tune", help="fine-tune the embedder on the sources' variants")
     tune.add_argument("sources", nargs="*", type=Path)
@@ -166,6 +184,45 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_confidence(args: argparse.Namespace) -> int:
+    from knowledge_base.confidence_fit import DEV_SETS, DevSet, fit_transfer
+    from knowledge_base.embed import embedder_from_settings
+
+    settings = get_settings()
+    sets = DEV_SETS
+    if args.set:
+        sets = tuple(DevSet(faq.parent.name, faq, queries) for faq, queries in args.set)
+    missing = [str(p) for d in sets for p in (d.faq, d.queries) if not p.is_file()]
+    if missing:
+        print(f"error: not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    model, report = fit_transfer(
+        sets,
+        settings=settings,
+        embedder=embedder_from_settings(settings),
+        min_precision=args.min_precision,
+        min_oos_reject=args.min_oos_reject,
+        log=lambda message: print(message, file=sys.stderr),
+    )
+    print("left-out set  lang  answered correctly / precision / out of scope rejected")
+    for name, systems in report.items():
+        for lang in ("zh", "en"):
+            cells = []
+            for system, figures in systems.items():
+                f = figures[lang]
+                cells.append(
+                    f"{system}: {f['answered_correct']:.3f} / {f['precision']:.3f} / "
+                    f"{f['oos_reject']:.3f}"
+                )
+            print(f"{name:12s}  {lang}    " + "   ".join(cells))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(model.to_json() + "\n", encoding="utf-8")
+    tmp.replace(args.out)
+    print(f"confidence model fitted on {', '.join(model.fitted_on)} written to {args.out}")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from knowledge_base.sources import load_sources
 
@@ -231,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibrate": _calibrate,
         "tune": _tune,
         "train-zh": _train_zh,
+        "fit-confidence": _fit_confidence,
     }
     try:
         return handlers[args.command](args)

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     an entry's score; the rest is its best variant's fused score."""
     CANDIDATES: int = 50
 
+    CONFIDENCE_MODEL: str = ""
+    """Answer confidence fitted across development knowledge bases (``kb fit-confidence``,
+    ``transfer.py``; the project's is ``knowledge_base/calibration/confidence.json``), used on
+    top of self-calibration. Empty (the default): the self-calibrated score alone, which held
+    up better when a development set was left out (README, "Transfer confidence")."""
     ANSWER_THRESHOLD: float = 0.35
     """Minimum calibrated confidence of the best entry to answer or clarify at all."""
     CLARIFY_MARGIN: float = 0.05

@@ -23,6 +23,7 @@ from knowledge_base.lexical import LexicalIndex
 from knowledge_base.normalize import detect_lang, for_embedding
 from knowledge_base.sources import Entry, iter_source_files, load_sources
 from knowledge_base.tokens import TokenizerFn, default_tokenizer
+from knowledge_base.transfer import load_transfer
 from knowledge_base.zh_model import ZhModel, load_zh_model
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
     "zh_model_from_settings",
 ]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 _NO_ZH_MODEL = "none"
 ZH_WARM_MAX = 5000
@@ -368,6 +369,21 @@ class KnowledgeBase:
                     headings=entry.headings,
                 )
             )
+        # fitted on the default pipeline: not with the opt-in Chinese model's scores
+        calibrated = s.SELF_CALIBRATE and query_lang in self.calibration and zh_sims is None
+        transfer = load_transfer(s.CONFIDENCE_MODEL) if calibrated else None
+        if transfer is not None and hits:
+            confidences = transfer.confidences(
+                query_lang,
+                self.calibration[query_lang],
+                [h.score for h in hits],
+                hits[0].dense,
+                hits[0].lexical,
+                query,
+                s.ANSWER_THRESHOLD,
+            )
+            for hit, value in zip(hits, confidences or [], strict=False):
+                hit.confidence = round(value, 4)
         decision = decide(
             [h.score for h in hits],
             [h.confidence for h in hits],

@@ -235,6 +235,9 @@ def fit_calibration(
             "unanswerable_probes": int(len(neg)),
             "off_topic_probes": int(len(far)),
             "answerable_answered_correctly": round(answered, 4),
+            # where the knowledge base's own scores lie (the transfer confidence's features)
+            "p50": round(float(np.median([p.score for p in pos if p.correct] or [cut])), 4),
+            "n50": round(float(np.median(neg)), 4),
         }
     return fitted
 

@@ -62,3 +62,14 @@ def test_search_without_index_fails_cleanly(
 ) -> None:
     assert main(["search", "--index", str(tmp_path / "none"), "hello"]) == 1
     assert "kb build" in capsys.readouterr().err
+
+
+def test_fit_confidence_names_missing_sets_and_writes_nothing(
+    tmp_path: Path, small_faq: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "confidence.json"
+    missing = tmp_path / "queries.csv"
+    args = ["fit-confidence", "--set", str(small_faq), str(missing), "--out", str(out)]
+    assert main(args) == 2
+    assert str(missing) in capsys.readouterr().err
+    assert not out.exists()
