@@ -5,6 +5,11 @@ Redis down, a SQLite file locked or full), Rasa's channels log the exception and
 the website widget waits forever and the REST channel answers an empty list. Every channel of
 ours wraps Rasa's message handler with :func:`answering`, which sends a short apology in the
 customer's language through the message's own output channel and logs the failure.
+
+A message with no text (empty or only whitespace: rasa-webchat sends one when it opens, a REST
+client may send ``""``) never reaches Rasa: there is nothing to understand, and Rasa's NLU
+failing on it used to send the customer a false outage apology. It is logged and answered with
+nothing (REST: ``[]``).
 """
 
 from __future__ import annotations
@@ -39,10 +44,22 @@ def apology(text: str | None) -> dict[str, Any]:
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
 
+def is_blank(message: UserMessage) -> bool:
+    """True for a message without text (empty, or whitespace of any width)."""
+    return not (message.text or "").strip()
+
+
 def answering(on_new_message: Handler) -> Handler:
     """``on_new_message`` that apologises to the customer when Rasa fails on the message."""
 
     async def handle(message: UserMessage) -> Any:
+        if is_blank(message):
+            logger.info(
+                "nothing to answer: a message without text from %s on %s",
+                log_id(message.sender_id),
+                message.input_channel,
+            )
+            return None
         try:
             return await on_new_message(message)
         except asyncio.CancelledError:

@@ -89,6 +89,17 @@ class WidgetSocketIOOutput(SocketIOOutput):
         finally:
             self._metadata = {}
 
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Send a custom payload as ``{"custom": …}`` on the bot message event.
+
+        Rasa's own passes the payload as keyword arguments of ``emit`` (``emit(evt, **json)``),
+        which raises ``TypeError`` for any key ``emit`` does not know, such as the outage
+        apology's ``kind``: the marker never reached the browser.
+        """
+        await self._send_message(recipient_id, {"custom": json_message})
+
     async def _send_message(self, socket_id: str, response: Any) -> None:
         if self._metadata and isinstance(response, dict):
             response = {**response, "metadata": self._metadata}

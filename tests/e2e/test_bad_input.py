@@ -240,6 +240,45 @@ def test_hostile_text_is_stored_as_plain_data(stack, crm):
     assert after >= before + len(REST_ACCEPTED)  # nothing dropped, nothing executed
 
 
+BLANK = ["", "   ", "\u3000\n\t"]  # empty, spaces, an ideographic space and line breaks
+
+
+def test_a_message_without_text_gets_no_answer_and_no_outage_apology(stack, crm):
+    """rasa-webchat sends an empty ``user_uttered`` when it opens; Rasa's NLU failed on it and
+    the customer's first bubble was the outage apology (``still_healthy`` checks the log)."""
+    senders = []
+    for blank in BLANK:
+        sender = _id("blank")
+        response = httpx.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": blank},
+            timeout=30,
+        )
+        assert response.status_code == 200 and response.json() == [], (blank, response.text)
+        senders.append(stack.rest_key(sender))
+    # the conversation still works after a blank message
+    replies = httpx.post(
+        f"{stack.rasa_url}/webhooks/rest/webhook",
+        json={"sender": senders[-1].split(":", 1)[1], "message": "你好"},
+        timeout=30,
+    ).json()
+    assert replies and replies[0]["text"], replies
+    _settled(stack, crm)
+    for key in senders[:-1]:
+        _nothing_of(stack, crm, key)
+    assert _customer_texts(crm, senders[-1]) == ["你好"]
+
+
+def test_a_widget_message_without_text_gets_no_answer(stack, crm, socket_session):
+    for blank in BLANK:
+        socket_session.say(blank)
+    with pytest.raises(queue.Empty):
+        socket_session.received.get(timeout=3)
+    socket_session.say("hello")
+    assert socket_session.next_text()
+    assert _customer_texts(crm, socket_session.key) == ["hello"]
+
+
 def test_a_rest_client_cannot_claim_another_channel(stack, crm):
     """``input_channel`` in the body used to be believed: a REST caller could be WeChat."""
     open_id = "o" + uuid.uuid4().hex[:27]
