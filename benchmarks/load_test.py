@@ -105,6 +105,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crm_bridge.services.demo_seed import CUSTOMERS as DEMO_CUSTOMERS  # noqa: E402
+from devtools.ports import pid_listening_on, process_ids  # noqa: E402, F401 - re-exported
 
 KINDS = ("kb", "order", "smalltalk", "handoff")
 PRIVATE_OFFSET = 30
@@ -1083,37 +1084,6 @@ def _demo_login(var_dir: Path | None, login: str) -> tuple[str, str]:
 # -- server processes ------------------------------------------------------------------------
 
 
-def _listening_inodes(port: int) -> set[str]:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                parts = line.split()
-                if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(parts[9])
-    return inodes
-
-
-def _pids() -> list[int]:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def pid_listening_on(port: int) -> int | None:
-    """The process that owns the listening socket of ``port`` (from /proc)."""
-    wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
-    if not wanted:
-        return None
-    owners = []
-    for pid in _pids():
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
-                        owners.append(pid)
-                        break
-    return min(owners) if owners else None  # a forked worker shares it with its parent
-
-
 def _stat(pid: int) -> tuple[int, int] | None:
     """(ppid, utime + stime ticks)."""
     try:
@@ -1242,7 +1212,7 @@ class ResourceSampler:
             return  # CPU ticks are 10 ms: a shorter interval would be noise
         t = self.rec.now()
         parents = {}
-        for pid in _pids():
+        for pid in process_ids():
             stat = _stat(pid)
             if stat:
                 parents[pid] = stat[0]
@@ -1473,7 +1443,7 @@ def rasa_rate_limits(settings: Settings) -> list[str]:
     """
     port = str(urlsplit(settings.rasa_url).port or 80)
     found = []
-    for pid in _pids():
+    for pid in process_ids():
         with contextlib.suppress(OSError):
             if b"rasa_server" not in Path(f"/proc/{pid}/cmdline").read_bytes():
                 continue

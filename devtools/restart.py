@@ -14,6 +14,8 @@ The launcher runs every Procfile process through this wrapper::
 - SIGTERM, SIGINT and SIGHUP are passed on to the process and end the wrapper once it exits.
 - The process runs in a process group of its own; whatever it forked is killed when it ends
   (systemd's ``KillMode=control-group``), so no orphaned worker keeps its port.
+- The wrapper gets SIGTERM when its parent dies, and the process when the wrapper dies
+  (``devtools.parent_death``): a launcher killed outright leaves nothing behind.
 
 The same policy a service manager gives (systemd ``Restart=on-failure`` with a start limit,
 Kubernetes' restart back-off), for the one-command local profiles.
@@ -31,6 +33,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from devtools.parent_death import die_with_parent
 
 FIRST_PAUSE_S = 1.0
 MAX_PAUSE_S = 30.0
@@ -99,12 +103,14 @@ class Keeper:
         """Run until stopped or given up; the exit code is the process's last one."""
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._forward)
+        # honcho (or the launcher) killed outright: stop the server as on Ctrl-C, not live on
+        die_with_parent(signal.SIGTERM)
         pause: float | None = None
         while True:
             started = time.monotonic()
             # A group of its own: workers it forked (Sanic's) die with it, as in a container,
             # instead of holding its port against the restarted process.
-            self.child = subprocess.Popen(self.command, process_group=0)
+            self.child = subprocess.Popen(self.command, process_group=0, preexec_fn=die_with_parent)
             returncode = self.child.wait()
             self._signal_group(signal.SIGKILL)
             lasted = time.monotonic() - started

@@ -34,6 +34,8 @@ from devtools import frontend, secret_files
 from devtools.config import ROOT, LauncherSettings
 from devtools.conversation_keys import qualify_stored_keys
 from devtools.model import TrainingError, ensure_model
+from devtools.parent_death import die_with_parent
+from devtools.ports import describe_process, pid_listening_on, port_in_use
 from devtools.secret_files import (
     ACTIONS_TOKEN,
     IDENTITY_PROOF_KEY,
@@ -256,6 +258,8 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            # the launcher killed outright (terminal closed, SIGKILL): honcho stops everything
+            preexec_fn=die_with_parent,
         )
         self._reader = threading.Thread(target=self._relay, daemon=True)
         self._reader.start()
@@ -424,6 +428,49 @@ def prepare_in_child(settings: LauncherSettings, train: bool = True) -> Path | N
             raise TrainingError(f"the preparing process died ({err})") from err
 
 
+def public_ports(settings: LauncherSettings) -> dict[str, int]:
+    """The ports the embedded profile's processes listen on, by what listens there."""
+    return {
+        "Rasa": settings.RASA_PORT,
+        "action server": settings.ACTIONS_PORT,
+        "bridge": settings.BRIDGE_PORT,
+    }
+
+
+def busy_ports(host: str, ports: dict[str, int]) -> list[str]:
+    """One line per port something already listens on: what, and which process holds it."""
+    problems = []
+    for name, port in ports.items():
+        if not port_in_use(host, port):
+            continue
+        pid = pid_listening_on(port)
+        holder = (
+            f"held by process {describe_process(pid)}; stop it (kill {pid}) or set another port"
+            if pid is not None
+            else "held by a process of another user or container; stop it or set another port"
+        )
+        problems.append(f"port {port} ({name}) is in use, {holder}")
+    return problems
+
+
+def refuse_busy_ports(host: str, ports: dict[str, int]) -> bool:
+    """Name every port already held (an earlier run, say) and return True if there is one.
+
+    Checked before anything is prepared or started, instead of a server failing to bind.
+    """
+    busy = busy_ports(host, ports)
+    for line in busy:
+        print(f"[run] error: {line}", file=sys.stderr, flush=True)
+    if busy:
+        print(
+            "[run] nothing was started (CSA_RASA_PORT, CSA_ACTIONS_PORT and CSA_BRIDGE_PORT "
+            "choose the ports)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return bool(busy)
+
+
 def supervise(
     settings: LauncherSettings,
     procfile: Path,
@@ -477,6 +524,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = LauncherSettings()
+    if args.procfile == ROOT / "Procfile" and refuse_busy_ports(
+        settings.HOST, public_ports(settings)
+    ):
+        return 1
     try:
         model = prepare_in_child(settings, train=not args.no_train)
     except TrainingError as err:

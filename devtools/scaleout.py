@@ -41,6 +41,8 @@ from devtools.run import (
     health_checks,
     prepare_in_child,
     process_env,
+    public_ports,
+    refuse_busy_ports,
     supervise,
 )
 
@@ -304,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     settings = LauncherSettings()
+    ports = {**public_ports(settings), **internal_ports(settings)}
+    if refuse_busy_ports(settings.HOST, ports):
+        return 1
     try:
         nginx = ensure_package("nginx", Path("/usr/sbin/nginx"))
         model = prepare_in_child(settings)
