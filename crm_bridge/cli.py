@@ -33,6 +33,19 @@ from crm_bridge.services.rasa_api import RasaApi
 logger = logging.getLogger("crm_bridge")
 
 
+def _demo_logins_file(settings: Settings) -> Path:
+    return settings.VAR_DIR / "secrets" / "demo_agents.txt"
+
+
+def _saved_demo_logins(settings: Settings) -> dict[str, str]:
+    """The logins of an earlier seed (``login  password`` lines), to seed another CRM alike."""
+    path = _demo_logins_file(settings)
+    if not path.is_file():
+        return {}
+    pairs = (line.split() for line in path.read_text(encoding="utf-8").splitlines())
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+
+
 def _seed(settings: Settings, only_if_empty: bool) -> SeedResult | None:
     engine = make_engine(settings.database_url)
     try:
@@ -41,7 +54,8 @@ def _seed(settings: Settings, only_if_empty: bool) -> SeedResult | None:
                 if only_if_empty:
                     return None
                 raise SystemExit("the CRM already has data; seed-demo only fills an empty one")
-            return seed_demo(session)
+            # the same logins in every CRM of this machine: switching profiles keeps them valid
+            return seed_demo(session, _saved_demo_logins(settings))
     finally:
         engine.dispose()
 
@@ -49,7 +63,7 @@ def _seed(settings: Settings, only_if_empty: bool) -> SeedResult | None:
 def _announce(result: SeedResult, settings: Settings) -> None:
     """Keep the demo logins in a private file and say where (never the passwords)."""
     lines = [f"{login}  {password}" for login, password in result.passwords.items()]
-    path = settings.VAR_DIR / "secrets" / "demo_agents.txt"
+    path = _demo_logins_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -125,8 +125,14 @@ def _statuses(final: str) -> list[str]:
     return [*ORDER_FLOW, final]  # refunded after delivery
 
 
-def seed_demo(session: Session) -> SeedResult:
-    """Create the demo shop's data in an empty CRM (the caller commits)."""
+def seed_demo(session: Session, passwords: dict[str, str] | None = None) -> SeedResult:
+    """Create the demo shop's data in an empty CRM (the caller commits).
+
+    ``passwords`` (login → password) are reused for the demo agents they name, so every CRM
+    seeded on one machine (the embedded SQLite one, the scale-out PostgreSQL one) accepts the
+    logins kept in its one file; the other agents get new random passwords.
+    """
+    known = passwords or {}
     now = utcnow()
     orders = 0
     for index, (name, language, tier, points, user_id, history) in enumerate(CUSTOMERS, 1):
@@ -195,7 +201,7 @@ def seed_demo(session: Session) -> SeedResult:
         refresh(session, customer, now)
     passwords = {}
     for name, login, role, languages in AGENTS:
-        password = secrets.token_urlsafe(12)
+        password = known.get(login) or secrets.token_urlsafe(12)
         passwords[login] = password
         session.add(
             Agent(

@@ -142,3 +142,22 @@ def test_agents_logout_ends_every_session(crm, capsys):
     assert {row.revoked_reason for row in _state(crm, login)[1]} == {"logout_all"}
     with pytest.raises(SystemExit, match="no agent has the login 'nobody'"):
         main(["agents", "logout", "nobody"])
+
+
+def test_a_second_crm_is_seeded_with_the_saved_demo_logins(tmp_path, monkeypatch):
+    """`make run-scaleout` seeds PostgreSQL, `make run` SQLite: one file of logins for both."""
+    monkeypatch.setenv("CSA_VAR_DIR", str(tmp_path))
+    assert main(["seed-demo"]) == 0
+    path = tmp_path / "secrets" / "demo_agents.txt"
+    saved = path.read_text()
+    monkeypatch.setenv("CSA_BRIDGE_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    assert main(["seed-demo"]) == 0
+    assert path.read_text() == saved  # the file still holds the first CRM's logins
+    passwords = dict(line.split() for line in saved.splitlines())
+    for database in ("crm.db", "other.db"):
+        engine = make_engine(f"sqlite:///{tmp_path / database}")
+        with session_factory(engine)() as session:
+            agents = {a.login: a.password_hash for a in session.scalars(select(Agent))}
+        engine.dispose()
+        assert set(agents) == set(passwords)
+        assert all(verify_password(passwords[login], agents[login]) for login in agents)
