@@ -44,6 +44,9 @@ class LauncherSettings(BaseSettings):
     """More restarts of one process than this within RESTART_WINDOW stop the whole system."""
     RESTART_WINDOW: float = 300.0
     """Seconds over which RESTART_LIMIT counts."""
+    SHOW_LIBRARY_WARNINGS: bool = False
+    """Show installed libraries' deprecation and future warnings in the launcher's output
+    (hidden by default: dozens at each start bury the project's own lines)."""
 
     @field_validator("VAR_DIR", "MODEL_DIR", "VENV_DIR")
     @classmethod

@@ -52,6 +52,46 @@ READY_LINE = "[run] all services are up"
 TAIL_LINES = 30
 _LOG_LINE = re.compile(r"^\S+ (?P<name>[\w-]+)(?:\.\d+)?\s+\| ?(?P<text>.*)$")
 _STOPPED = re.compile(r"(?P<name>[\w-]+)\.\d+ stopped \(rc=(?P<rc>-?\d+)\)")
+# Python's display of a warning raised in an installed library: "…/site-packages/x.py:12:
+# DeprecationWarning: …", then the source line, indented.
+_LIBRARY_WARNING = re.compile(
+    r"[/\\](?:site|dist)-packages[/\\].*:\d+: "
+    r"\w*(?:Deprecation|Future|MovedIn\d+|RemovedIn\d+)Warning: "
+)
+
+
+_LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d|(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
+
+
+class LibraryWarningFilter:
+    """Drops libraries' deprecation and future warnings (and their source lines) from a log.
+
+    Rasa's dependencies print a few dozen lines of them at each start (TensorFlow, SQLAlchemy
+    1.4, pkg_resources, matplotlib …) and Rasa resets Python's warning filters, so
+    ``PYTHONWARNINGS`` cannot silence them. The project's own code is not under
+    ``site-packages``: its warnings still show. ``CSA_SHOW_LIBRARY_WARNINGS=true`` shows all.
+    """
+
+    MAX_LINES = 6
+    """A warning's message may run over several lines before its indented source line."""
+
+    def __init__(self) -> None:
+        self.hidden = 0
+        self._pending: dict[str, int] = {}
+
+    def keep(self, name: str, text: str) -> bool:
+        """Whether the line ``text`` of process ``name`` is shown."""
+        left = self._pending.pop(name, 0)
+        if _LIBRARY_WARNING.search(text):
+            self._pending[name] = self.MAX_LINES
+            self.hidden += 1
+            return False
+        if left and not _LOG_RECORD.match(text):  # a log record ends the warning at once
+            self.hidden += 1
+            if not text.startswith("  ") and left > 1:
+                self._pending[name] = left - 1  # the message goes on; the source line ends it
+            return False
+        return True
 
 
 def procfile_entries(procfile: Path) -> list[tuple[str, str]]:
@@ -233,7 +273,14 @@ def describe(settings: LauncherSettings) -> str:
 class Supervisor:
     """Runs honcho, relays its output and remembers the last lines of each process."""
 
-    def __init__(self, procfile: Path, env: dict[str, str], python: Path) -> None:
+    def __init__(
+        self,
+        procfile: Path,
+        env: dict[str, str],
+        python: Path,
+        show_library_warnings: bool = False,
+    ) -> None:
+        self.warnings = None if show_library_warnings else LibraryWarningFilter()
         self.tails: dict[str, collections.deque[str]] = collections.defaultdict(
             lambda: collections.deque(maxlen=TAIL_LINES)
         )
@@ -267,9 +314,12 @@ class Supervisor:
     def _relay(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            match = _LOG_LINE.match(line.rstrip("\n"))
+            if match and self.warnings is not None:
+                if not self.warnings.keep(match.group("name"), match.group("text")):
+                    continue
             sys.stdout.write(line)
             sys.stdout.flush()
-            match = _LOG_LINE.match(line.rstrip("\n"))
             if not match:
                 continue
             name, text = match.group("name"), match.group("text")
@@ -487,7 +537,12 @@ def supervise(
     signal.signal(signal.SIGINT, _interrupt)
     settings.ready_file.parent.mkdir(parents=True, exist_ok=True)
     settings.ready_file.unlink(missing_ok=True)
-    supervisor = Supervisor(supervised_procfile(procfile, settings), env, settings.services_python)
+    supervisor = Supervisor(
+        supervised_procfile(procfile, settings),
+        env,
+        settings.services_python,
+        show_library_warnings=settings.SHOW_LIBRARY_WARNINGS,
+    )
     try:
         unhealthy = wait_healthy(supervisor, checks, settings.HEALTH_TIMEOUT)
         if unhealthy:
@@ -499,6 +554,12 @@ def supervise(
         if supervisor.alive():
             settings.ready_file.write_text(f"{os.getpid()}\n")
             print(banner, flush=True)
+            if supervisor.warnings is not None and supervisor.warnings.hidden:
+                print(
+                    f"[run] {supervisor.warnings.hidden} lines of library deprecation warnings "
+                    "hidden (CSA_SHOW_LIBRARY_WARNINGS=true shows them)",
+                    flush=True,
+                )
         supervisor.process.wait()
     except KeyboardInterrupt:
         print("[run] stopping all processes …", flush=True)

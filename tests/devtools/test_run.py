@@ -190,3 +190,24 @@ def test_a_busy_port_is_named_with_its_process_before_anything_starts(tmp_path):
     assert f"port {port} (Rasa) is in use, held by process {os.getpid()} (" in done.stderr
     assert f"kill {os.getpid()}" in done.stderr and "nothing was started" in done.stderr
     assert not (tmp_path / "var" / "run").exists()  # nothing was prepared or started
+
+
+WARNING_PROCFILE = (
+    "alpha: printf '/v/lib/python3.10/site-packages/lib.py:3: DeprecationWarning: old api\\n"
+    "  old_api()\\n/w/project/own.py:9: DeprecationWarning: ours\\n  ours()\\n"
+    "/v/site-packages/x.py:1: FutureWarning: soon\\n"
+    "2026-12-07 10:00:00 INFO logged right after a warning without source\\n"
+    "own line\\n'; sleep 300\n"
+)
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_library_warnings_are_hidden_unless_asked_for(launch, monkeypatch, show):
+    if show:
+        monkeypatch.setenv("CSA_SHOW_LIBRARY_WARNINGS", "true")
+    proc, log = launch(WARNING_PROCFILE)
+    wait_for_text(log, READY_LINE, proc, timeout=60)
+    output = wait_for_text(log, "own line", proc, timeout=30)
+    assert ("old api" in output) is show and ("old_api()" in output) is show
+    assert "DeprecationWarning: ours" in output and "ours()" in output  # the project's own
+    assert ("soon" in output) is show and "logged right after a warning" in output
