@@ -22,7 +22,7 @@ from knowledge_base.evaluate import evaluate, read_queries
 from knowledge_base.kb import KnowledgeBase
 from knowledge_base.normalize import detect_lang
 from knowledge_base.sources import load_sources
-from knowledge_base.transfer import TransferConfidence, features, fit_lang_model
+from knowledge_base.transfer import TransferConfidence, fit_lang_model, search_features
 
 __all__ = ["DEV_SETS", "DevSet", "fit_transfer"]
 
@@ -73,8 +73,8 @@ def _collect(dev: DevSet, settings: Settings, embedder: object) -> _Collected:
         hits = kb.search(query, k=2).hits
         if stats is None or not hits:
             continue
-        lead = hits[0].score - hits[1].score if len(hits) > 1 else 1.0
-        x = features(hits[0].score, lead, hits[0].dense, hits[0].lexical, query, stats)
+        scores = [h.score for h in hits]
+        x = search_features(scores, hits[0].dense, hits[0].lexical, query, stats)
         out.rows.setdefault(lang, []).append((x, hits[0].id == expected, bool(expected)))
     return out
 
@@ -100,27 +100,13 @@ def _fit(
 
 def _measure(c: _Collected, model_file: str) -> dict[str, dict[str, float]]:
     c.kb.settings = c.kb.settings.model_copy(update={"CONFIDENCE_MODEL": model_file})
-    details = evaluate(c.kb, c.queries)["details"]
     figures = {}
     for lang in ("zh", "en"):
-        rows = [d for d in details if detect_lang(d["query"]) == lang]
-        ins = [d for d in rows if d["expected_id"]]
-        oos = [d for d in rows if not d["expected_id"]]
-        answered = [d for d in rows if d["decision"] == "answer"]
+        metrics = evaluate(c.kb, [q for q in c.queries if detect_lang(q[0]) == lang])
         figures[lang] = {
-            "answered_correct": _share(
-                sum(d["decision"] == "answer" and d["rank"] == 1 for d in ins), len(ins)
-            ),
-            "precision": _share(
-                sum(d["top_id"] == d["expected_id"] for d in answered), len(answered)
-            ),
-            "oos_reject": _share(sum(d["decision"] == "none" for d in oos), len(oos)),
+            key: metrics[key] for key in ("answered_correct", "precision", "oos_reject")
         }
     return figures
-
-
-def _share(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
 
 
 def fit_transfer(

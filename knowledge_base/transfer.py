@@ -39,6 +39,7 @@ __all__ = [
     "features",
     "fit_lang_model",
     "load_transfer",
+    "search_features",
 ]
 
 DEFAULT_MODEL_FILE = Path(__file__).with_name("calibration") / "confidence.json"
@@ -73,6 +74,14 @@ def features(
         ],
         dtype=np.float64,
     )
+
+
+def search_features(
+    scores: Sequence[float], dense: float, lexical: float, query: str, stats: dict
+) -> np.ndarray:
+    """:func:`features` of a search: its ranked entries' scores and its best variant's match."""
+    lead = scores[0] - scores[1] if len(scores) > 1 else 1.0
+    return features(scores[0], lead, dense, lexical, query, stats)
 
 
 @dataclass(frozen=True)
@@ -144,8 +153,7 @@ class TransferConfidence:
         model = self.langs.get(lang)
         if model is None or not scores or any(key not in stats for key in STATS):
             return None
-        lead = scores[0] - scores[1] if len(scores) > 1 else 1.0
-        top = model.decision(features(scores[0], lead, dense, lexical, query, stats))
+        top = model.decision(search_features(scores, dense, lexical, query, stats))
         shift = math.log(threshold / (1.0 - threshold)) - model.answer_at
         slope = max(model.score_slope, 0.0)
         return [_sigmoid(top + slope * (s - scores[0]) + shift) for s in scores]

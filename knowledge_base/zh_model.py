@@ -966,16 +966,9 @@ def _lsa_init(
     encoder: ZhEncoder, sentences: Sequence[list[str]], dim: int, seed: int
 ) -> np.ndarray:
     """Embedding table from a truncated SVD of the sentences' TF-IDF matrix."""
-    from scipy.sparse import csr_matrix
     from sklearn.decomposition import TruncatedSVD
 
-    rows, cols, vals = [], [], []
-    for i, feats in enumerate(sentences):
-        ids, w = encoder.weights(feats)
-        rows.extend([i] * len(ids))
-        cols.extend(ids.tolist())
-        vals.extend(w.tolist())
-    matrix = csr_matrix((vals, (rows, cols)), shape=(len(sentences), len(encoder.vocab)))
+    matrix = _tfidf_matrix(encoder, sentences)
     svd = TruncatedSVD(n_components=dim, random_state=seed, n_iter=5).fit(matrix)
     emb = svd.components_.T.astype(np.float32)  # (vocab, dim)
     # features never seen together with others get a small random vector, so that their
