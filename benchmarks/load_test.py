@@ -105,7 +105,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crm_bridge.services.demo_seed import CUSTOMERS as DEMO_CUSTOMERS  # noqa: E402
-from devtools.ports import pid_listening_on, process_ids  # noqa: E402, F401 - re-exported
+from devtools.ports import (  # noqa: E402
+    pid_listening_on,  # noqa: F401 - re-exported for the tests
+    process_ids,
+    process_parents,
+    process_tree,
+)
 
 KINDS = ("kb", "order", "smalltalk", "handoff")
 PRIVATE_OFFSET = 30
@@ -1119,15 +1124,6 @@ def tree_rss_bytes(tree: list[int]) -> int:
     return total
 
 
-def _tree(root: int, parents: dict[int, int]) -> list[int]:
-    found, frontier = [root], [root]
-    while frontier:
-        children = [pid for pid, ppid in parents.items() if ppid in frontier]
-        found.extend(children)
-        frontier = children
-    return found
-
-
 def find_servers(settings: Settings) -> dict[str, int]:
     """PIDs of rasa, actions and bridge by their ports (actions: Rasa's sibling otherwise)."""
     servers: dict[str, int] = {}
@@ -1211,18 +1207,14 @@ class ResourceSampler:
         if self._machine is not None and now - self._machine[0] < 0.5:
             return  # CPU ticks are 10 ms: a shorter interval would be noise
         t = self.rec.now()
-        parents = {}
-        for pid in process_ids():
-            stat = _stat(pid)
-            if stat:
-                parents[pid] = stat[0]
+        parents = process_parents()
         for name, root in self.servers.items():
             if root not in parents:
                 tree = []
             elif name == GENERATOR:
                 tree = [root]  # not its children: under pytest they are the system itself
             else:
-                tree = _tree(root, parents)
+                tree = process_tree(root, parents)
             ticks = sum((_stat(pid) or (0, 0))[1] for pid in tree)
             rss = tree_rss_bytes(tree) / 2**20
             last = self._last.get(name)

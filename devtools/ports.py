@@ -1,4 +1,4 @@
-"""Which process holds a local TCP port (from Linux's /proc), to name it when a start fails."""
+"""Local processes from Linux's /proc: which one holds a TCP port, and a process's tree."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import os
 import socket
 from pathlib import Path
 
-__all__ = ["describe_process", "pid_listening_on", "port_in_use", "process_ids"]
+__all__ = [
+    "describe_process",
+    "pid_listening_on",
+    "port_in_use",
+    "process_ids",
+    "process_parents",
+    "process_tree",
+]
 
 
 def _listening_inodes(port: int) -> set[str]:
@@ -24,6 +31,28 @@ def _listening_inodes(port: int) -> set[str]:
 def process_ids() -> list[int]:
     """Every process id in /proc."""
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def process_parents() -> dict[int, int]:
+    """``{pid: parent pid}`` of every process that can be read."""
+    parents = {}
+    for pid in process_ids():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            # pid (comm) state ppid …: comm may hold spaces, so split after its last ')'
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def process_tree(root: int, parents: dict[int, int] | None = None) -> list[int]:
+    """``root`` and every process below it (``parents`` from :func:`process_parents`)."""
+    parents = process_parents() if parents is None else parents
+    found, frontier = [root], [root]
+    while frontier:
+        children = [pid for pid, ppid in parents.items() if ppid in frontier]
+        found.extend(children)
+        frontier = children
+    return found
 
 
 def pid_listening_on(port: int) -> int | None:

@@ -17,8 +17,9 @@ import time
 import pytest
 
 from devtools.config import ROOT
+from devtools.ports import process_tree
 from devtools.run import READY_LINE
-from tests.utils.processes import pid_alive, started_pids, wait_for_text
+from tests.utils.processes import free_port, pid_alive, started_pids, wait_for_text
 
 
 @pytest.fixture
@@ -126,31 +127,13 @@ def test_restarting_can_be_switched_off(launch, monkeypatch):
     assert "[restart]" not in log.read_text()
 
 
-def _descendants(root: int) -> set[int]:
-    """Every living process below ``root`` (from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    # pid (comm) state ppid …: comm may hold spaces, so split after its ')'
-                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
-        found |= frontier
-    return found
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux")
 def test_a_launcher_killed_outright_leaves_no_process_behind(launch):
     proc, log = launch("alpha: sleep 300\nbeta: sleep 300\n")
     wait_for_text(log, READY_LINE, proc, timeout=60)
     wait_for_text(log, "alpha.1 started", proc, timeout=30)
     wait_for_text(log, "beta.1 started", proc, timeout=30)
-    below = _descendants(proc.pid)
+    below = set(process_tree(proc.pid)[1:])
     # honcho, two restart wrappers and the two servers at least
     assert len(below) >= 5, below
     proc.kill()  # the launcher alone, as a closed terminal or the OOM killer would
@@ -159,12 +142,6 @@ def test_a_launcher_killed_outright_leaves_no_process_behind(launch):
     while time.monotonic() < deadline and [pid for pid in below if pid_alive(pid)]:
         time.sleep(0.2)
     assert not [pid for pid in below if pid_alive(pid)], below
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_busy_port_is_named_with_its_process_before_anything_starts(tmp_path):
@@ -179,8 +156,8 @@ def test_a_busy_port_is_named_with_its_process_before_anything_starts(tmp_path):
                 **os.environ,
                 "CSA_VAR_DIR": str(tmp_path / "var"),
                 "CSA_RASA_PORT": str(port),
-                "CSA_ACTIONS_PORT": str(_free_port()),
-                "CSA_BRIDGE_PORT": str(_free_port()),
+                "CSA_ACTIONS_PORT": str(free_port()),
+                "CSA_BRIDGE_PORT": str(free_port()),
             },
             capture_output=True,
             text=True,
