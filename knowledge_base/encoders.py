@@ -203,7 +203,7 @@ def multilingual_encoder(name: str) -> UseMultilingualEncoder | E5SmallEncoder |
     """
     names = [part.strip() for part in name.split("+")]
     unknown = [n for n in names if n not in MULTILINGUAL_ENCODERS]
-    if unknown or not names:
+    if unknown:
         known = ", ".join(sorted(MULTILINGUAL_ENCODERS))
         raise ValueError(
             f"unknown multilingual encoder {unknown[0] if unknown else name!r} "
