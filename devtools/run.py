@@ -290,7 +290,7 @@ class Supervisor:
             [
                 str(python),
                 "-m",
-                "honcho",
+                "devtools.honcho_main",  # honcho that still stops everything once we are gone
                 "start",
                 "-f",
                 str(procfile),
