@@ -212,7 +212,9 @@ def bridge_public_env() -> dict[str, str]:
     """The bridge's CORS origins from ``CSA_WIDGET_ORIGINS`` (one setting for both servers)."""
     if "CSA_BRIDGE_WIDGET_ALLOWED_ORIGINS" in os.environ:
         return {}
-    origins = [o.strip() for o in os.environ.get("CSA_WIDGET_ORIGINS", "").split(",") if o.strip()]
+    listed = os.environ.get("CSA_WIDGET_ORIGINS", "").split(",")
+    # "https://shop.example/" as Rasa reads it (bot/channels/cors.py): a browser sends no slash
+    origins = [o.strip().rstrip("/") for o in listed if o.strip().rstrip("/")]
     return {"CSA_BRIDGE_WIDGET_ALLOWED_ORIGINS": json.dumps(origins)}
 
 

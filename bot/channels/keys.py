@@ -18,7 +18,8 @@ channels at once, before Rasa sees it:
 
 Replies go back through the channel's own output with the plain sender id: every output
 channel's ``send_response`` is given the unqualified id (``rest:alice`` → ``alice``), so
-platform APIs and socket.io rooms see the ids they know.
+platform APIs and socket.io rooms see the ids they know. What Rasa's API sends (agents'
+replies) is also signed with the agent's name on the way out (:mod:`channels.agent_text`).
 
 Installed when the ``channels`` package is imported (Rasa imports it from ``credentials.yml``
 before it registers the channels).
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from channels import proofs
+from channels.agent_text import signed_output
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +147,7 @@ def install() -> None:
     output_for_api = rasa_server._get_output_channel
 
     def get_output_channel(request: Any, tracker: Any) -> Any:
-        return keyed_output(output_for_api(request, tracker))
+        # what the API sends is also where agents' replies go out: signed with their name
+        return keyed_output(signed_output(output_for_api(request, tracker)))
 
     rasa_server._get_output_channel = get_output_channel

@@ -43,6 +43,7 @@ from sanic import Blueprint
 from socketio import AsyncRedisManager
 
 from channels import site_identity, widget_sessions
+from channels.cors import parse_origins, socketio_options
 from channels.edge import UNREADABLE, Refusal, check_message
 from channels.engineio_sanic import install as _quiet_websocket_close
 from channels.keys import qualify, vouch_site_user
@@ -65,6 +66,8 @@ def public_metadata(message: dict[str, Any]) -> dict[str, Any]:
     agent = message.get("agent")
     if isinstance(agent, dict) and isinstance(agent.get("name"), str):
         metadata["agent"] = {"name": agent["name"]}
+        if isinstance(agent.get("text"), str):  # the words alone; ``text`` is signed
+            metadata["agent"]["text"] = agent["text"]
     handoff = message.get("handoff")
     if isinstance(handoff, dict) and isinstance(handoff.get("event"), str):
         metadata["handoff"] = {
@@ -111,10 +114,6 @@ IDENTITY_REFUSED = "identity_refused"
 SITE_CLAIM_KEYS = ("user_id", "user_expires", "user_hash")
 
 
-def _origins(value: Any) -> list[str]:
-    return [o.strip() for o in str(value or "").split(",") if o.strip()]
-
-
 def _in_language(texts: dict[str, str], text: Any) -> str:
     language = detect_language(text[:2000]) if isinstance(text, str) else None
     return texts[language] if language in texts else f"{texts['zh']}\n{texts['en']}"
@@ -150,8 +149,9 @@ class WidgetSocketIOInput(SocketIOInput):
         )
         max_ttl = str(credentials.get("site_identity_max_ttl") or "").strip()
         channel.site_max_ttl = int(max_ttl) if max_ttl else site_identity.DEFAULT_MAX_TTL
-        channel.allowed_origins = _origins(credentials.get("allowed_origins"))
-        channel.trusted_proxies = frozenset(_origins(credentials.get("trusted_proxies")))
+        channel.allowed_origins = parse_origins(credentials.get("allowed_origins"))
+        proxies = str(credentials.get("trusted_proxies") or "").split(",")
+        channel.trusted_proxies = frozenset(p.strip() for p in proxies if p.strip())
         channel.limits = RateLimits.from_settings(
             str(credentials.get("rate_limits") or ""), channel.client_manager_url
         )
@@ -184,8 +184,8 @@ class WidgetSocketIOInput(SocketIOInput):
             options["client_manager"] = AsyncRedisManager(
                 self.client_manager_url, channel="csa-socketio"
             )
-        if self.allowed_origins:
-            options["cors_allowed_origins"] = self.allowed_origins
+        # Rasa passes cors_allowed_origins=[] (no CORS at all): polling from a shop's page failed
+        options.update(socketio_options(self.allowed_origins))
         rasa_socketio.AsyncServer = lambda *args, **kwargs: server(*args, **{**kwargs, **options})
         try:
             webhook = super().blueprint(answer_with_metadata)

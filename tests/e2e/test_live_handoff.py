@@ -139,9 +139,10 @@ def test_chinese_customer_asks_for_a_human_and_is_served_end_to_end(stack):
                 first = mine.call("POST", f"/handoff/{hid}/messages", json={"text": "您好，我来查"})
                 mine.call("POST", f"/handoff/{hid}/messages", json={"text": "<b>马上</b>就好"})
                 reply = customer.wait_for("您好，我来查")
-                assert reply["text"] == "您好，我来查"
-                assert reply["metadata"] == {"agent": {"name": mine.name}}  # no agent id
-                assert customer.wait_for("马上")["text"] == "<b>马上</b>就好"
+                # signed for clients that ignore metadata; the words alone for those that don't
+                assert reply["text"] == f"{mine.name}：您好，我来查"
+                assert reply["metadata"] == {"agent": {"name": mine.name, "text": "您好，我来查"}}
+                assert customer.wait_for("马上")["metadata"]["agent"]["text"] == "<b>马上</b>就好"
                 pushed = _next_event(ws, "message", where=lambda e: e["data"]["role"] == "agent")
                 assert pushed["data"]["id"] == first["id"]  # one id: no double in the console
                 mine.call("POST", f"/handoff/{hid}/notes", json={"text": "内部备注：已联系快递"})
@@ -310,7 +311,8 @@ def test_an_agent_works_a_handoff_in_the_console_in_chromium(stack, tmp_path):
             page.screenshot(path=str(shots / "console-conversation.png"))
             page.get_by_test_id("composer").fill("您好，我马上为您查询")
             page.keyboard.press("Control+Enter")
-            assert customer.wait_for("我马上为您查询")["text"] == "您好，我马上为您查询"
+            sent = customer.wait_for("我马上为您查询")
+            assert sent["metadata"]["agent"]["text"] == "您好，我马上为您查询"
             # A knowledge-base answer and a canned reply, inserted and sent.
             page.get_by_test_id("kb-search-input").fill("退货运费谁出")
             page.get_by_test_id("kb-search-button").click()

@@ -147,7 +147,8 @@ def test_a_handoff_over_wechat(stack, fake_wechat):
         assert handoff["channel"] == "wechat"
         _post(stack, _xml(open_id, content="我的快递一直没到"))
         agent.call("POST", f"/handoff/{handoff['id']}/messages", json={"text": "我来帮您催一下"})
-        assert "我来帮您催一下" in fake_wechat.wait_for(open_id, count=2)
+        # signed with the agent's name: WeChat shows every message as the account's
+        assert f"{agent.name}：我来帮您催一下" in fake_wechat.wait_for(open_id, count=2)
         agent.call("POST", f"/handoff/{handoff['id']}/close", json={"mode": "resolve"})
         menu = fake_wechat.wait_for(open_id, count=4)[-1]
         assert "1." in menu and "5." in menu  # the rating as numbered choices

@@ -225,7 +225,9 @@ def test_a_handoff_over_wecom(stack, fake_wecom):
         _say(stack, fake_wecom, user, "我的快递一直没到")
         agent.call("POST", f"/handoff/{handoff['id']}/messages", json={"text": "我来帮您催一下"})
         reply = _wait_until(
-            lambda: [s for s in fake_wecom.messages_to(user) if s.text == "我来帮您催一下"],
+            lambda: [
+                s for s in fake_wecom.messages_to(user) if s.text == f"{agent.name}：我来帮您催一下"
+            ],
             what="the agent's reply",
         )[0]
         assert (reply.open_kfid, reply.via) == (OPEN_KFID, "send_msg")  # through Rasa's API

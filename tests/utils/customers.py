@@ -20,7 +20,9 @@ class SocketCustomer:
     ``session_id`` its public part and ``key`` Rasa's conversation key (``socketio:…``).
     """
 
-    def __init__(self, rasa_url: str, token: str | None = None) -> None:
+    def __init__(
+        self, rasa_url: str, token: str | None = None, transports: tuple[str, ...] = ("websocket",)
+    ) -> None:
         self.received: queue.Queue[dict[str, Any]] = queue.Queue()
         self.refusals: queue.Queue[dict[str, Any]] = queue.Queue()
         self.client = socketio.Client(reconnection=False)
@@ -28,7 +30,7 @@ class SocketCustomer:
         self.client.on("bot_uttered", self.received.put)
         self.client.on("identity_refused", self.refusals.put)
         self.client.on("session_confirm", confirmed.put)
-        self.client.connect(rasa_url, transports=["websocket"], socketio_path="/socket.io")
+        self.client.connect(rasa_url, transports=list(transports), socketio_path="/socket.io")
         self.client.emit("session_request", {"session_id": token})
         self.token: str = confirmed.get(timeout=10)
         self.session_id = self.token.split(".", 1)[0]

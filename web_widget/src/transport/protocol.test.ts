@@ -96,6 +96,10 @@ test("bot messages are read defensively", () => {
     },
   });
   assert.deepEqual(parseBotUttered({ text: "x", metadata: { kb_decision: "maybe", agent: "x" } })?.metadata, {});
+  // an agent's reply: signed text for other clients, the words alone shown under the name
+  const signed = parseBotUttered({ text: "李娜：您好", metadata: { agent: { name: "李娜", text: "您好" } } });
+  assert.deepEqual([signed?.text, signed?.metadata.agentName], ["您好", "李娜"]);
+  assert.equal(parseBotUttered({ text: "李娜：您好", metadata: { agent: { text: "您好" } } })?.text, "李娜：您好");
 });
 
 test("the CSAT rating is recognised only as five /rate buttons 1-5", () => {

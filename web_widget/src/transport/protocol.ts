@@ -114,7 +114,11 @@ export function parseBotUttered(data: unknown): BotMessage | null {
   }
   const metadata = metadataOf(d.metadata);
   if (!text.trim() && !quickReplies.length && !metadata.handoff) return null;
-  return { text, quickReplies, metadata };
+  // An agent's reply comes signed ("李娜：…") for clients that ignore metadata; the widget
+  // shows the name itself, so it takes the words alone.
+  const agent = (d.metadata as Record<string, unknown> | undefined)?.agent as Record<string, unknown> | undefined;
+  const words = metadata.agentName && agent && typeof agent === "object" ? str(agent.text) : undefined;
+  return { text: words ?? text, quickReplies, metadata };
 }
 
 /** The payload a 👍 / 👎 on a knowledge answer sends (silently). */

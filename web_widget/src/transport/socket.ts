@@ -65,7 +65,9 @@ const socketIo: SocketFactory = (url, options) => io(url, options);
 export function connectRasa(options: RasaConnectionOptions, open: SocketFactory = socketIo): RasaConnection {
   const socket = open(options.url, {
     path: "/socket.io",
-    transports: ["websocket"],
+    // WebSocket first; where a proxy blocks it, HTTP long-polling (CORS: CSA_WIDGET_ORIGINS)
+    transports: ["websocket", "polling"],
+    tryAllTransports: true,
     reconnectionDelay: 1000,
     reconnectionDelayMax: 10_000,
     randomizationFactor: 0.5,
