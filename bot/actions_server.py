@@ -13,6 +13,12 @@ starts the same application with three differences:
   ``CSA_HEALTH_TIMEOUT``: the worker imports the actions and loads the knowledge base's
   models, which took longer than 30 s when the scale-out profile started everything at once
   on two cores (2026-12-01), so ``make run-scaleout`` failed.
+
+rasa-sdk's warning that its version (3.21, the services env's) "might not be compatible" with
+Rasa 3.6 is silenced for Rasa 3.6 only (:func:`accept_tested_rasa`): rasa-sdk's 3.6 line
+requires Python < 3.11 and cannot be installed in the services env, the action webhook
+(tracker and domain in, events and responses out) is the same in both, and this pair is what
+the end-to-end tests run. Any other Rasa version still gets rasa-sdk's warning.
 """
 
 from __future__ import annotations
@@ -74,8 +80,30 @@ def require_token(app: Sanic, tokens: Sequence[str]) -> None:
     app.register_middleware(check, "request")
 
 
+TESTED_RASA = "3.6."
+"""The Rasa line this action server is tested against (``bot/requirements.txt``)."""
+
+
+def accept_tested_rasa() -> None:
+    """rasa-sdk's version check, quiet for :data:`TESTED_RASA` (idempotent)."""
+    from rasa_sdk import utils
+
+    check = utils.check_version_compatibility
+    if getattr(check, "_csa_tested", False):
+        return
+
+    def check_version_compatibility(rasa_version: str | None) -> None:
+        if rasa_version and rasa_version.startswith(TESTED_RASA):
+            return
+        check(rasa_version)
+
+    check_version_compatibility._csa_tested = True  # type: ignore[attr-defined]
+    utils.check_version_compatibility = check_version_compatibility
+
+
 def create_app(actions_package: str, tokens: Sequence[str], endpoints: str) -> Sanic:
     """rasa_sdk's application for ``actions_package``, every call authenticated."""
+    accept_tested_rasa()  # here: Sanic's worker process builds the app
     from rasa_sdk.endpoint import create_app_for_serve
     from rasa_sdk.executor import ActionExecutor
 

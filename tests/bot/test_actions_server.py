@@ -8,11 +8,26 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 
 import actions_server
 import pytest
 
 from devtools.config import ROOT, LauncherSettings
+
+
+def test_rasa_sdk_warns_about_versions_except_for_the_tested_rasa():
+    from rasa_sdk import endpoint, utils
+
+    actions_server.accept_tested_rasa()
+    actions_server.accept_tested_rasa()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        utils.check_version_compatibility("3.6.21")  # the pair the e2e tests run
+    for other in ("3.7.0", None):
+        with pytest.warns(UserWarning, match="rasa"):
+            utils.check_version_compatibility(other)
+    assert endpoint.utils.check_version_compatibility is utils.check_version_compatibility
 
 
 def test_tokens_come_from_a_comma_separated_setting():
