@@ -151,16 +151,19 @@ def nginx_conf(settings: LauncherSettings) -> str:
     host = settings.HOST
     user = "user root;\n" if os.geteuid() == 0 else ""
 
-    def upstream(name: str, keys: Sequence[str]) -> str:
+    def upstream(name: str, keys: Sequence[str], balance: str = "") -> str:
         servers = "".join(
             f"        server {host}:{ports[key]} max_fails=1 fail_timeout=3s;\n" for key in keys
         )
-        return f"    upstream {name} {{\n{servers}        keepalive 32;\n    }}\n"
+        return f"    upstream {name} {{\n{balance}{servers}        keepalive 32;\n    }}\n"
 
     def proxied(match: str, name: str) -> str:
+        # socket.io's long-polling is a series of requests of one Engine.IO session, which
+        # lives in one instance: those go to the client's instance; fresh WebSockets anywhere
+        target = "$socketio_pool" if match == "/socket.io/" else name
         return (
             f"        location {match} {{\n"
-            f"            proxy_pass http://{name};\n"
+            f"            proxy_pass http://{target};\n"
             f"            proxy_http_version 1.1;\n"
             f"            proxy_set_header Upgrade $http_upgrade;\n"
             f"            proxy_set_header Connection $connection_upgrade;\n"
@@ -192,6 +195,7 @@ def nginx_conf(settings: LauncherSettings) -> str:
             f"    }}\n"
         )
 
+    by_client = "        hash $remote_addr consistent;\n"
     return (
         f"# Written by devtools/scaleout.py at every start; edit that, not this.\n"
         f"{user}worker_processes 1;\n"
@@ -209,7 +213,12 @@ def nginx_conf(settings: LauncherSettings) -> str:
         f"        default upgrade;\n"
         f"        '' '';\n"
         f"    }}\n"
+        f'    map "$arg_transport:$arg_sid" $socketio_pool {{\n'
+        f"        default rasa_by_client;\n"
+        f'        "websocket:" rasa;\n'
+        f"    }}\n"
         f"{upstream('rasa', ['RASA1', 'RASA2'])}"
+        f"{upstream('rasa_by_client', ['RASA1', 'RASA2'], by_client)}"
         f"{upstream('bridge', ['BRIDGE1', 'BRIDGE2'])}"
         f"{server(settings.RASA_PORT, 'rasa', PUBLIC_RASA)}"
         f"{server(settings.BRIDGE_PORT, 'bridge', PUBLIC_BRIDGE, PRIVATE_BRIDGE)}"

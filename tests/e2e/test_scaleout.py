@@ -133,6 +133,23 @@ def test_an_agent_reply_reaches_a_socket_held_by_the_other_instance(scaleout):
         customer.close()
 
 
+def test_long_polling_customers_through_nginx_keep_their_session(scaleout):
+    # Each polling request of one Engine.IO session must reach the instance holding it; a
+    # round-robin nginx sent every other one to the other instance ("Invalid session").
+    customers = [SocketCustomer(scaleout.rasa_url, transports=("polling",)) for _ in range(3)]
+    try:
+        for turn in ("你好", "退货的运费是谁出？", "谢谢"):
+            for customer in customers:
+                customer.say(turn)
+            for customer in customers:
+                assert customer.next()["text"]
+        assert all(customer.client.connected for customer in customers)
+        assert all(customer.client.transport() == "polling" for customer in customers)
+    finally:
+        for customer in customers:
+            customer.close()
+
+
 def test_live_handoff_across_instances(scaleout):
     _clear_queue(scaleout)
     agent = ConsoleAgent(scaleout, f"赵敏{uuid.uuid4().hex[:4]}", ["zh"])
