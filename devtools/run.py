@@ -555,13 +555,13 @@ def supervise(
             return 1
         if supervisor.alive():
             settings.ready_file.write_text(f"{os.getpid()}\n")
-            print(banner, flush=True)
             if supervisor.warnings is not None and supervisor.warnings.hidden:
                 print(
                     f"[run] {supervisor.warnings.hidden} lines of library deprecation warnings "
                     "hidden (CSA_SHOW_LIBRARY_WARNINGS=true shows them)",
                     flush=True,
                 )
+            print(banner, flush=True)  # last: the URLs are what a new user looks for
         supervisor.process.wait()
     except KeyboardInterrupt:
         print("[run] stopping all processes …", flush=True)
