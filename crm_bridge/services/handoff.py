@@ -246,6 +246,13 @@ class HandoffDesk:
         context = {k: v for k, v in (escalation.context or {}).items() if k != "transcript"}
         transcript = self.transcript(session, escalation)
         said = [line.text or "" for line in transcript if line.role == MessageRole.CUSTOMER]
+        sent = [
+            turn.get("text") or ""
+            for turn in (escalation.context or {}).get("transcript") or []
+            if isinstance(turn, dict) and turn.get("role") == "customer"
+        ]
+        if len(said) < len(sent):  # the stored turns lag behind (ingestion under load)
+            said = sent
         # What the customer wrote while waiting counts too.
         context["summary"] = summarize(said) or context.get("summary") or ""
         return HandoffDetail(
