@@ -141,7 +141,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="CRM bridge",
         version=__version__,
         lifespan=lifespan,
-        max_body_size=settings.MAX_BODY_BYTES,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -153,7 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.public_limits = PublicLimits(settings.RATE_LIMIT_STORAGE_URL)
     # Loaded on the first console search, not at start (the bridge may run without an index).
     app.state.knowledge_base = shared_index
-    install_error_handlers(app)
+    install_error_handlers(app, max_body_bytes=settings.MAX_BODY_BYTES)
     install_bad_input_handlers(app)
     app.include_router(root_router)
     app.include_router(api_router)

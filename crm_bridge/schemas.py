@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     model_validator,
 )
+from pydantic import Strict as StrictType
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from crm_bridge.models import (
     AgentRole,
@@ -31,9 +38,33 @@ from crm_bridge.models import (
 T = TypeVar("T")
 MAX_ID = 2**31 - 1
 """Ids are 32-bit on every supported database."""
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 \-]{5,20}$")]
-Language = Annotated[str, StringConstraints(pattern=r"^(zh|en)$")]
-Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+
+# What the validators below check, as JSON-Schema patterns, so the OpenAPI says exactly what
+# is accepted (explicit code points: the regular expressions of ECMA-262, Python and Rust
+# disagree on ``\s``).
+NO_NUL = r"^[^\u0000]*$"
+_SPACE = r"\t-\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""What Python's ``str.isspace`` (and so ``str.strip``) takes for whitespace."""
+NOT_BLANK = rf"^[^\u0000]*[^\u0000{_SPACE}][^\u0000]*$"
+"""No NUL, and something besides whitespace."""
+
+
+@dataclass(frozen=True)
+class JsonSchemaPattern:
+    """The ``pattern`` of a string type in the OpenAPI: what its validator checks.
+
+    Annotated metadata for the schema only; the validation is the type's own.
+    """
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The type's schema with :attr:`pattern`."""
+        schema = handler(core_schema)
+        schema["pattern"] = self.pattern
+        return schema
 
 
 def _no_nul(value: str) -> str:
@@ -43,38 +74,145 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _stripped(value: str) -> str:
+    """``value`` without surrounding whitespace; one with a NUL or nothing else is refused."""
+    _no_nul(value)
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
 def _text(max_length: int, min_length: int = 1) -> Any:
     """A free-text type of bounded length without NUL characters."""
     return Annotated[
         str,
         StringConstraints(min_length=min_length, max_length=max_length),
         AfterValidator(_no_nul),
+        JsonSchemaPattern(NO_NUL),
     ]
 
 
-ShortText = Annotated[
+def _line(max_length: int) -> Any:
+    """Text of at most ``max_length`` characters as sent, stored without surrounding spaces.
+
+    Blank text (nothing but whitespace) and NUL characters are refused.
+    """
+    return Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=max_length),
+        AfterValidator(_stripped),
+        JsonSchemaPattern(NOT_BLANK),
+    ]
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+# email-validator (EmailStr) refuses what JSON Schema's email format allows at special-use
+# domains (RFC 6761: .local, .test …) and without a dot after the @: the pattern says so.
+_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+Email = Annotated[EmailStr, JsonSchemaPattern(rf"^(?!.*\.(?:{_SPECIAL_USE})$)[^@]*@[^@]*\.[^@.]+$")]
+"""An e-mail address (normalised); refused at a special-use domain (``a@b.local``)."""
+Phone = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_nul),
+    StringConstraints(pattern=r"^\+?[0-9 \-]{5,20}$"),
+    AfterValidator(str.strip),
 ]
+Language = Annotated[str, StringConstraints(pattern=r"^(zh|en)$")]
+Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+ShortText = _line(200)
 SenderId = _text(255)
 """A Rasa sender (conversation) id."""
 ChannelName = _text(32)
 """A Rasa input channel as the bot sees it (``socketio``, ``rest``, ``telegram``, …)."""
 ExternalUserId = _text(255)
 FeedbackComment = _text(2000, min_length=0)
+Notes = _text(5000, min_length=0)
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=10, max_length=200),
+    AfterValidator(_no_nul),
+    JsonSchemaPattern(NOT_BLANK),
+    Field(
+        description="at least CSA_BRIDGE_PASSWORD_MIN_LENGTH characters (10 by default), not "
+        "only spaces, not the login"
+    ),
+]
 KbEntryId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.#-]{0,99}$")]
 
 
-class Strict(BaseModel):
-    """Bodies reject unknown fields, so typos fail loudly (422) instead of being ignored."""
+def _not_a_number(value: Any) -> Any:
+    """Refuse a bare number for a date and time (pydantic would read it as Unix time)."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("give a date and time (ISO 8601, e.g. 2025-01-31T09:00:00+08:00)")
+    return value
 
-    model_config = ConfigDict(extra="forbid")
+
+QueryTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+"""A date and time in a query (ISO 8601; without an offset: UTC), never a Unix time."""
+
+
+# Enumerations arrive as JSON strings: validated by value, while every other field of a
+# request body is strict (see :class:`Strict`).
+TierIn = Annotated[Tier, StrictType(False)]
+PriorityIn = Annotated[Priority, StrictType(False)]
+EscalationStatusIn = Annotated[EscalationStatus, StrictType(False)]
+AgentRoleIn = Annotated[AgentRole, StrictType(False)]
+AvailabilityIn = Annotated[Availability, StrictType(False)]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields and wrong JSON types are refused (422).
+
+    Unknown fields fail loudly instead of being ignored (typos), and no value is converted to
+    the type its field declares: ``true`` is not a number, ``0`` not a boolean, ``"5"`` not an
+    integer, as the OpenAPI schema says (``3.0`` is one). Enumerations are matched by value
+    (``TierIn`` …).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        """A number without a fraction (``3.0``) is an integer, as JSON Schema counts."""
+        if isinstance(data, dict):
+            return {
+                name: int(value) if isinstance(value, float) and value.is_integer() else value
+                for name, value in data.items()
+            }
+        return data
+
+
+def _not_nullable(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Describe the ``not_null`` fields of a :class:`Patch` as optional but never ``null``."""
+    properties = schema.get("properties", {})
+    for name in getattr(model, "not_null", ()):
+        field = properties.get(name)
+        if field is None:
+            continue
+        options = [o for o in field.pop("anyOf", []) if o != {"type": "null"}]
+        if len(options) == 1:
+            field.update(options[0])
+        elif options:
+            field["anyOf"] = options
+        field.pop("default", None)
 
 
 class Patch(Strict):
-    """A partial update: omitted fields stay; ``null`` only where the record allows it."""
+    """A partial update: omitted fields stay; ``null`` only where the record allows it.
 
+    The fields named in ``not_null`` are typed ``X | None`` (left out: ``None``), but an
+    explicit ``null`` is refused, and the OpenAPI schema shows them as not nullable.
+    """
+
+    model_config = ConfigDict(json_schema_extra=_not_nullable)
     not_null: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
@@ -94,6 +232,66 @@ class Page(BaseModel, Generic[T]):
     count: int
 
 
+class FieldError(BaseModel):
+    """One invalid part of a request (the ``errors`` of a 422)."""
+
+    loc: list[str | int]
+    """Where: ``body``, ``query``, ``path``, ``header`` or ``cookie``, then the field's path."""
+    msg: str
+    """What is wrong with it, for people."""
+    type: str
+    """pydantic's error type (``missing``, ``string_too_long``, ``int_type`` …)."""
+    input: Any = None
+    """The value that was refused: a string cut to 200 characters; objects and lists only
+    named (``"<dict>"``)."""
+
+
+class ErrorPublic(BaseModel):
+    """The body of every error answer of the API (4xx and 5xx), whatever the route."""
+
+    detail: str
+    """What went wrong and, where it helps, what to do; for people (shown by the console)."""
+    error: str
+    """What went wrong, for programs: ``bad_request``, ``unauthorized``, ``forbidden``,
+    ``not_found``, ``method_not_allowed``, ``conflict``, ``content_too_large``,
+    ``invalid_request``, ``rate_limited``, ``unavailable``, ``database_locked``,
+    ``database_unavailable``, ``disk_full``, ``internal_error``."""
+    errors: list[FieldError]
+    """The invalid parts of the request (a 422 of a request that does not match the schema);
+    empty for every other error."""
+
+
+def _login_name(value: str) -> str:
+    if "\x00" in value:
+        # No agent has such a login, and PostgreSQL cannot even look a NUL up (a 500).
+        raise ValueError("a login name has at most 255 characters and no NUL character")
+    return value
+
+
+class LoginForm(BaseModel):
+    """The OAuth2 password grant (RFC 6749, 4.3.2), as a form: an agent logs in.
+
+    A form has no ``null``, and an empty field counts as left out: nothing here is nullable,
+    and what is required is not empty.
+    """
+
+    grant_type: Literal["password"] = "password"
+    username: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=255),
+        AfterValidator(_login_name),
+        JsonSchemaPattern(NO_NUL),
+    ]
+    """The agent's login."""
+    password: Annotated[str, StringConstraints(min_length=1)]
+    scope: str = ""
+    """Not used (OAuth2 clients may send it)."""
+    client_id: str = ""
+    """Not used (OAuth2 clients may send it)."""
+    client_secret: str = ""
+    """Not used (OAuth2 clients may send it)."""
+
+
 class Token(BaseModel):
     """A bearer token for an agent."""
 
@@ -110,7 +308,7 @@ class IdentityIn(Strict):
     """A channel identity to attach to a customer."""
 
     channel: Channel
-    external_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    external_id: ExternalUserId
     verified: bool = False
 
 
@@ -127,22 +325,16 @@ class CustomerCreate(Strict):
     """A new customer."""
 
     name: ShortText | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     language: Language | None = None
-    tier: Tier = Tier.REGULAR
+    tier: TierIn = Tier.REGULAR
     points_balance: int = Field(default=0, ge=0, le=100_000_000)
     consent_marketing: bool = False
     consent_data_processing: bool = True
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
     identities: list[IdentityIn] = Field(default_factory=list, max_length=20)
-
-    @model_validator(mode="after")
-    def _identities_unique(self) -> Self:
-        keys = [(i.channel, i.external_id) for i in self.identities]
-        if len(set(keys)) != len(keys):
-            raise ValueError("the same channel identity is listed twice")
-        return self
+    """Each channel identity once (one listed twice is a conflict: 409)."""
 
 
 class CustomerUpdate(Patch):
@@ -153,10 +345,10 @@ class CustomerUpdate(Patch):
     )
 
     name: ShortText | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     language: Language | None = None
-    tier: Tier | None = None
+    tier: TierIn | None = None
     consent_marketing: bool | None = None
     consent_data_processing: bool | None = None
     tags: list[ShortText] | None = Field(default=None, max_length=50)
@@ -282,11 +474,11 @@ class Customer360(BaseModel):
 class EscalationCreate(Strict):
     """A handoff or ticket opened by the bot."""
 
-    sender_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    sender_id: SenderId | None = None
     customer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     reason: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,64}$")]
-    priority: Priority = Priority.NORMAL
-    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    priority: PriorityIn = Priority.NORMAL
+    notes: Notes | None = None
     context: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -295,11 +487,11 @@ class EscalationUpdate(Patch):
 
     not_null: ClassVar[frozenset[str]] = frozenset({"status", "priority"})
 
-    status: EscalationStatus | None = None
-    priority: Priority | None = None
+    status: EscalationStatusIn | None = None
+    priority: PriorityIn | None = None
     agent_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    resolution_code: Annotated[str, StringConstraints(max_length=64)] | None = None
-    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    resolution_code: _text(64, min_length=0) | None = None
+    notes: Notes | None = None
 
 
 class EscalationPublic(BaseModel):
@@ -358,27 +550,30 @@ class VerificationStart(Strict):
     authenticates its senders); nothing in the body names it.
     """
 
-    contact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    contact: _line(320)
     """What the customer typed: a phone number or an e-mail address."""
     language: Literal["zh", "en"] = "zh"
     """Language of the code's message."""
 
 
 class VerificationStarted(BaseModel):
-    """Sent (or, for an unknown contact, silently not: the answer is the same), or why not."""
+    """Sent (or, for an unknown contact, silently not: the answer is the same), or why not.
 
-    status: Literal["sent", "invalid_contact", "rate_limited", "unavailable", "not_provable"]
+    Too many codes for the contact or the chat account is a 429 (``rate_limited``, with
+    ``Retry-After``), not one of these.
+    """
+
+    status: Literal["sent", "invalid_contact", "unavailable", "not_provable"]
     """``not_provable``: the channel cannot prove who writes (REST): nothing is sent."""
     masked_contact: str | None = None
     expires_in: int | None = None
     """Seconds the code is valid."""
-    retry_after: int | None = None
 
 
 class VerificationConfirm(Strict):
     """The code the customer typed back (the chat account: the proof's, as to start)."""
 
-    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    code: _line(20)
 
 
 class VerificationConfirmed(BaseModel):
@@ -424,27 +619,33 @@ class LoyaltyPublic(BaseModel):
 # -- feedback -------------------------------------------------------------------------------
 
 
-class FeedbackCreate(Strict):
-    """A rating the bot collected: CSAT 1-5, or whether a KB answer helped (1) or not (0)."""
+class _FeedbackIn(Strict):
+    """What every rating the bot collected carries."""
 
     sender_id: SenderId
-    kind: FeedbackKind
-    rating: int
     comment: FeedbackComment | None = None
-    kb_entry_id: KbEntryId | None = None
     language: Language | None = None
     channel: ChannelName | None = None
 
-    @model_validator(mode="after")
-    def _rating_fits_kind(self) -> Self:
-        if self.kind == FeedbackKind.CSAT and not 1 <= self.rating <= 5:
-            raise ValueError("a csat rating is 1-5")
-        if self.kind == FeedbackKind.KB_ANSWER:
-            if self.rating not in (0, 1):
-                raise ValueError("a kb_answer rating is 1 (helpful) or 0 (not helpful)")
-            if self.kb_entry_id is None:
-                raise ValueError("kb_entry_id is required for kb_answer feedback")
-        return self
+
+class CsatFeedbackCreate(_FeedbackIn):
+    """A CSAT rating, 1 (very unhappy) to 5 (very happy), with an optional comment."""
+
+    kind: Literal["csat"]
+    rating: int = Field(ge=1, le=5)
+    kb_entry_id: KbEntryId | None = None
+
+
+class KbAnswerFeedbackCreate(_FeedbackIn):
+    """Whether a knowledge-base answer helped (1) or not (0), and which entry gave it."""
+
+    kind: Literal["kb_answer"]
+    rating: int = Field(ge=0, le=1)
+    kb_entry_id: KbEntryId
+
+
+FeedbackCreate = Annotated[CsatFeedbackCreate | KbAnswerFeedbackCreate, Field(discriminator="kind")]
+"""A rating the bot collected; its ``kind`` says which rules the rest follows."""
 
 
 class FeedbackPublic(BaseModel):
@@ -472,8 +673,8 @@ class AgentCreate(Strict):
 
     name: ShortText
     login: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{3,100}$")]
-    password: Annotated[str, StringConstraints(min_length=10, max_length=200)]
-    role: AgentRole = AgentRole.AGENT
+    password: NewPassword
+    role: AgentRoleIn = AgentRole.AGENT
     languages: list[Language] = Field(default_factory=lambda: ["zh"], min_length=1)
     max_concurrent: int = Field(default=3, ge=1, le=50)
 
@@ -501,13 +702,13 @@ class PasswordChange(Strict):
     """An agent changes their own password."""
 
     current_password: PasswordText
-    new_password: PasswordText
+    new_password: NewPassword
 
 
 class PasswordReset(Strict):
     """An admin sets an agent's password, or leaves it out to have one generated."""
 
-    new_password: PasswordText | None = None
+    new_password: NewPassword | None = None
 
 
 class PasswordResetResult(BaseModel):
@@ -557,12 +758,12 @@ class HandoffTurn(Strict):
     role: Literal["customer", "bot"]
     text: _text(5000, min_length=0) | None = None
     at: float | None = Field(default=None, ge=0, le=2**40)
-    intent: Annotated[str, StringConstraints(max_length=100)] | None = None
+    intent: _text(100, min_length=0) | None = None
     confidence: float | None = Field(default=None, ge=0, le=1)
     entities: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
-    kb_entry_id: Annotated[str, StringConstraints(max_length=100)] | None = None
+    kb_entry_id: _text(100, min_length=0) | None = None
     kb_score: float | None = Field(default=None, ge=-10, le=10)
-    kb_decision: Annotated[str, StringConstraints(max_length=32)] | None = None
+    kb_decision: _text(32, min_length=0) | None = None
 
 
 class HandoffRequest(Strict):
@@ -676,7 +877,7 @@ class CloseRequest(Strict):
 class AvailabilityUpdate(Strict):
     """An agent's presence."""
 
-    availability: Availability
+    availability: AvailabilityIn
 
 
 class HandoffAgent(BaseModel):

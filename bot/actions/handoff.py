@@ -62,7 +62,12 @@ def transcript(tracker: Tracker) -> list[dict[str, Any]]:
                     "text": (text or "")[:5000],
                     "at": event.get("timestamp"),
                     "kb_entry_id": metadata.get("kb_entry_id"),
-                    "kb_score": score if isinstance(score, int | float) else None,
+                    # A number, never a boolean (the bridge refuses ``true`` as a score).
+                    "kb_score": (
+                        score
+                        if isinstance(score, int | float) and not isinstance(score, bool)
+                        else None
+                    ),
                     "kb_decision": metadata.get("kb_decision"),
                 }
             )

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, Path, Request, status
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi import Depends, Header, HTTPException, Path, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from crm_bridge.core.config import Settings
@@ -47,7 +47,21 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="service API key")
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/login/access-token", auto_error=False)
+bearer_scheme = HTTPBearer(
+    bearerFormat="JWT",
+    description="an agent's access token, from POST /api/v1/login/access-token",
+    auto_error=False,
+)
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header, or None."""
+    return credentials.credentials if credentials else None
+
+
+BearerToken = Annotated[str | None, Depends(bearer_token)]
 
 
 @dataclass(frozen=True)
@@ -114,7 +128,7 @@ def get_principal(
     session: SessionDep,
     settings: SettingsDep,
     api_key: Annotated[str | None, Depends(api_key_header)],
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    token: BearerToken,
 ) -> Principal:
     """Authenticate by API key (services) or bearer token (agents)."""
     if api_key:
@@ -135,24 +149,42 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that lets only the given roles through (403 for the others)."""
+class RoleCheck:
+    """A dependency that lets only some roles through (403 for the others)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        self.roles = roles
+
+    def __call__(self, principal: CurrentPrincipal) -> Principal:
+        """The caller, when their role is one of :attr:`roles`."""
+        if principal.role not in self.roles:
             raise HTTPException(
                 status_code=status.HTTP_403_FORBIDDEN,
                 detail=f"role '{principal.role}' may not do this",
             )
         return principal
 
-    return check
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets only the given roles through (403 for the others)."""
+    return RoleCheck(roles)
+
+
+ProofHeader = Annotated[
+    str | None,
+    Header(
+        alias=PROOF_HEADER,
+        description=(
+            "the identity proof Rasa's channel issued for the customer's current message: "
+            "required with the bot's key, optional with the full key"
+        ),
+    ),
+]
 
 
 def _proof(
-    request: Request, settings: SettingsDep, principal: CurrentPrincipal, *, check_expiry: bool
+    token: str | None, settings: Settings, principal: Principal, *, check_expiry: bool
 ) -> Proof | None:
-    token = request.headers.get(PROOF_HEADER)
     if not token:
         if principal.role == BOT:
             raise _unauthorized(f"the bot must send the message's identity proof ({PROOF_HEADER})")
@@ -164,17 +196,17 @@ def _proof(
 
 
 def fresh_proof(
-    request: Request, settings: SettingsDep, principal: CurrentPrincipal
+    settings: SettingsDep, principal: CurrentPrincipal, token: ProofHeader = None
 ) -> Proof | None:
     """The message's proof (required of the bot, unexpired): what it may read about whom."""
-    return _proof(request, settings, principal, check_expiry=True)
+    return _proof(token, settings, principal, check_expiry=True)
 
 
 def conversation_proof(
-    request: Request, settings: SettingsDep, principal: CurrentPrincipal
+    settings: SettingsDep, principal: CurrentPrincipal, token: ProofHeader = None
 ) -> Proof | None:
     """The proof of a write for a conversation (required of the bot; may have expired)."""
-    return _proof(request, settings, principal, check_expiry=False)
+    return _proof(token, settings, principal, check_expiry=False)
 
 
 FreshProof = Annotated[Proof | None, Depends(fresh_proof)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from crm_bridge.api.contract import document_errors
 from crm_bridge.api.routes import (
     agents,
     bot,
@@ -39,8 +40,8 @@ for module in (
     sentiment,
     widget,
 ):
-    api_router.include_router(module.router)
+    api_router.include_router(document_errors(module.router))
 
 # Probes stay at the root, where process managers and load balancers look for them.
 root_router = APIRouter()
-root_router.include_router(health.router)
+root_router.include_router(document_errors(health.router))

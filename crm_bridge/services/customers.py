@@ -26,7 +26,10 @@ class CustomerError(ValueError):
 
 
 def create_customer(session: Session, data: CustomerCreate) -> Customer:
-    """Create a customer with its identities; an identity already taken is an error."""
+    """Create a customer with its identities; one already taken or listed twice is an error."""
+    keys = [(i.channel, i.external_id) for i in data.identities]
+    if len(set(keys)) != len(keys):
+        raise CustomerError("the same channel identity is listed twice")
     for identity in data.identities:
         if find_by_identity(session, identity.channel, identity.external_id) is not None:
             raise CustomerError(

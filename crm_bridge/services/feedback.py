@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from crm_bridge.core.pii import mask_pii
-from crm_bridge.models import Feedback
+from crm_bridge.models import Feedback, FeedbackKind
 from crm_bridge.schemas import FeedbackCreate
 from crm_bridge.services.linking import latest_conversation, link_feedback
 
@@ -22,7 +22,7 @@ def record_feedback(session: Session, data: FeedbackCreate, *, mask_comment: boo
         comment = mask_pii(comment)
     feedback = Feedback(
         sender_id=data.sender_id,
-        kind=data.kind,
+        kind=FeedbackKind(data.kind),
         rating=data.rating,
         comment=comment,
         kb_entry_id=data.kb_entry_id,

@@ -64,6 +64,12 @@ def message_proof(tracker: Tracker) -> str | None:
     return None
 
 
+def _retry_after(response: httpx.Response) -> int | None:
+    """The seconds of a ``Retry-After`` header, or None."""
+    value = response.headers.get("Retry-After", "")
+    return int(value) if value.isdigit() else None
+
+
 class BridgeClient:
     """Thin async wrapper over the bridge's ``/api/v1`` routes the bot needs."""
 
@@ -91,7 +97,8 @@ class BridgeClient:
         if response.status_code == 404:
             raise NotFound(f"CRM bridge found nothing for {method} {path}")
         if response.status_code == 429 and expect_limit:
-            return response.json()  # a business answer (status "rate_limited"), not a failure
+            # A business answer, not a failure: the bridge's 429 says when to try again.
+            return {"status": "rate_limited", "retry_after": _retry_after(response)}
         if response.status_code >= 400:
             raise BridgeError(f"CRM bridge answered {response.status_code} to {method} {path}")
         return response.json()
@@ -147,8 +154,9 @@ class BridgeClient:
     async def start_verification(self, contact: str, language: str) -> dict[str, Any]:
         """Ask for a one-time code to ``contact`` for this chat account.
 
-        ``status`` is sent (also for unknown contacts), invalid_contact, rate_limited,
-        unavailable, or not_provable (a channel that cannot prove who writes, such as REST).
+        ``status`` is sent (also for unknown contacts), invalid_contact, rate_limited (the
+        bridge's 429, with ``retry_after``), unavailable, or not_provable (a channel that
+        cannot prove who writes, such as REST).
         """
         return await self._request(
             "POST",

@@ -7,12 +7,13 @@ consoles at once (on every bridge instance).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_bridge.api.contract import errors, link, links, responses
 from crm_bridge.api.deps import (
     ADMIN,
     MANAGERS,
@@ -40,6 +41,8 @@ from crm_bridge.services.audit import audit
 from crm_bridge.services.handoff import HandoffDesk
 
 router = APIRouter(prefix="/agents", tags=["agents"])
+# Agent ids in paths are digits (``{agent_id:int}``): ``/agents/me/password`` is one's own
+# password (PUT), never agent "me"'s (POST answers 405, not 422).
 Staff = Annotated[Principal, Depends(require(*STAFF))]
 Admin = Annotated[Principal, Depends(require(ADMIN))]
 
@@ -61,7 +64,26 @@ def me(session: SessionDep, principal: Staff) -> AgentPublic:
     return AgentPublic.model_validate(session.get(Agent, principal.agent_id))
 
 
-@router.get("", response_model=Page[AgentPublic], operation_id="agents-list")
+AGENT_ID = "$response.body#/data/0/id"
+"""The first agent of a list."""
+NEW_AGENT_ID = "$response.body#/id"
+
+
+def _account_links(agent_id: str) -> dict[str, dict[str, Any]]:
+    return {
+        "DeactivateAgent": link("agents-deactivate", "disable the account", agent_id=agent_id),
+        "ReactivateAgent": link("agents-reactivate", "enable it again", agent_id=agent_id),
+        "ResetPassword": link("agents-reset_password", "set its password", agent_id=agent_id),
+        "EndSessions": link("agents-logout", "end its sessions", agent_id=agent_id),
+    }
+
+
+@router.get(
+    "",
+    response_model=Page[AgentPublic],
+    operation_id="agents-list",
+    responses=links(200, **_account_links(AGENT_ID)),
+)
 def list_agents(
     session: SessionDep, _principal: Annotated[Principal, Depends(require(*MANAGERS))]
 ) -> Page[AgentPublic]:
@@ -75,6 +97,10 @@ def list_agents(
     response_model=AgentPublic,
     status_code=status.HTTP_201_CREATED,
     operation_id="agents-create",
+    responses=responses(
+        errors({409: "the login is taken", 422: "the password breaks a rule (which: detail)"}),
+        links(201, **_account_links(NEW_AGENT_ID)),
+    ),
 )
 def create_agent(
     session: SessionDep, settings: SettingsDep, principal: Admin, body: AgentCreate
@@ -105,7 +131,13 @@ def create_agent(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="agents-change_password",
-    responses={400: {"description": "the current password is wrong"}},
+    responses=errors(
+        {
+            400: "the current password is wrong",
+            422: "the new password breaks a rule (which: detail)",
+            429: "too many wrong passwords: wait Retry-After",
+        }
+    ),
 )
 def change_password(
     request: Request,
@@ -146,7 +178,18 @@ def change_password(
     return answer
 
 
-@router.post("/{agent_id}/deactivate", response_model=AgentPublic, operation_id="agents-deactivate")
+@router.post(
+    "/{agent_id:int}/deactivate",
+    response_model=AgentPublic,
+    operation_id="agents-deactivate",
+    responses=responses(
+        errors({404: "no agent with this id", 409: "oneself, or the last active admin"}),
+        links(
+            200,
+            ReactivateAgent=link("agents-reactivate", "enable it again", agent_id=NEW_AGENT_ID),
+        ),
+    ),
+)
 def deactivate(
     request: Request, session: SessionDep, principal: Admin, agent_id: RowId
 ) -> AgentPublic:
@@ -170,7 +213,12 @@ def deactivate(
     return AgentPublic.model_validate(agent)
 
 
-@router.post("/{agent_id}/reactivate", response_model=AgentPublic, operation_id="agents-reactivate")
+@router.post(
+    "/{agent_id:int}/reactivate",
+    response_model=AgentPublic,
+    operation_id="agents-reactivate",
+    responses=errors({404: "no agent with this id"}),
+)
 def reactivate(session: SessionDep, principal: Admin, agent_id: RowId) -> AgentPublic:
     """Enable a deactivated account again (it logs in with its password)."""
     agent = _agent(session, agent_id)
@@ -181,9 +229,12 @@ def reactivate(session: SessionDep, principal: Admin, agent_id: RowId) -> AgentP
 
 
 @router.post(
-    "/{agent_id}/password",
+    "/{agent_id:int}/password",
     response_model=PasswordResetResult,
     operation_id="agents-reset_password",
+    responses=errors(
+        {404: "no agent with this id", 422: "the new password breaks a rule (which: detail)"}
+    ),
 )
 def reset_password(
     request: Request,
@@ -216,7 +267,12 @@ def reset_password(
     )
 
 
-@router.post("/{agent_id}/logout", response_model=SessionsEnded, operation_id="agents-logout")
+@router.post(
+    "/{agent_id:int}/logout",
+    response_model=SessionsEnded,
+    operation_id="agents-logout",
+    responses=errors({404: "no agent with this id"}),
+)
 def logout_everywhere(
     request: Request, session: SessionDep, principal: Admin, agent_id: RowId
 ) -> SessionsEnded:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, status
 
+from crm_bridge.api.contract import errors
 from crm_bridge.api.deps import (
     BOT,
     SERVICE,
@@ -22,6 +23,7 @@ from crm_bridge.api.deps import (
     SettingsDep,
     require,
 )
+from crm_bridge.api.errors import ApiError
 from crm_bridge.core.proofs import PROOF_HEADER, Proof
 from crm_bridge.schemas import (
     IdentifyRequest,
@@ -42,6 +44,9 @@ router = APIRouter(prefix="/bot", tags=["bot"])
 Bot = Annotated[Principal, Depends(require(BOT, SERVICE))]
 
 
+NO_PROOF = {400: f"the full key without the message's identity proof ({PROOF_HEADER})"}
+
+
 def _required(proof: Proof | None) -> Proof:
     if proof is None:
         raise HTTPException(
@@ -51,7 +56,12 @@ def _required(proof: Proof | None) -> Proof:
     return proof
 
 
-@router.post("/identify", response_model=IdentifyResult, operation_id="bot-identify")
+@router.post(
+    "/identify",
+    response_model=IdentifyResult,
+    operation_id="bot-identify",
+    responses=errors(NO_PROOF),
+)
 def identify_sender(
     session: SessionDep, principal: Bot, proof: FreshProof, _body: IdentifyRequest
 ) -> IdentifyResult:
@@ -80,7 +90,13 @@ def identify_sender(
     "/verification",
     response_model=VerificationStarted,
     operation_id="bot-verification_start",
-    responses={429: {"model": VerificationStarted}, 503: {"description": "delivery failed"}},
+    responses=errors(
+        {
+            **NO_PROOF,
+            429: "too many codes for this contact or chat account: wait Retry-After",
+            503: "the code could not be sent (SMTP / SMS settings)",
+        }
+    ),
 )
 def start_verification(
     session: SessionDep,
@@ -88,7 +104,6 @@ def start_verification(
     settings: SettingsDep,
     proof: FreshProof,
     body: VerificationStart,
-    response: Response,
 ) -> VerificationStarted:
     """Send a one-time code to the customer's phone or e-mail (same answer for unknown ones).
 
@@ -108,9 +123,6 @@ def start_verification(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="the code could not be sent; check the SMTP / SMS settings and try again",
         ) from err
-    if started.status == "rate_limited":
-        response.status_code = status.HTTP_429_TOO_MANY_REQUESTS
-        response.headers["Retry-After"] = str(started.retry_after)
     audit(
         session,
         principal.name,
@@ -120,13 +132,24 @@ def start_verification(
         status=started.status,
     )
     session.commit()
-    return VerificationStarted(**started.__dict__)
+    if started.status == "rate_limited":
+        raise ApiError(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many codes were asked for this contact or chat account; "
+            f"try again in {started.retry_after} s",
+            error="rate_limited",
+            headers={"Retry-After": str(started.retry_after)},
+        )
+    return VerificationStarted(
+        status=started.status, masked_contact=started.masked_contact, expires_in=started.expires_in
+    )
 
 
 @router.post(
     "/verification/confirm",
     response_model=VerificationConfirmed,
     operation_id="bot-verification_confirm",
+    responses=errors(NO_PROOF),
 )
 def confirm_verification(
     session: SessionDep,

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketDisconnect
 
+from crm_bridge.api.contract import errors
 from crm_bridge.api.deps import (
     STAFF,
     Principal,
@@ -40,7 +41,10 @@ MAX_TOKEN_CHARS = 4096
 
 
 @router.put(
-    "/agents/me/availability", response_model=AgentPublic, operation_id="agents-availability"
+    "/agents/me/availability",
+    response_model=AgentPublic,
+    operation_id="agents-availability",
+    responses=errors({403: "only agents have a presence (the full key, or a role that may not)"}),
 )
 def set_availability(
     request: Request, session: SessionDep, principal: Staff, body: AvailabilityUpdate
@@ -59,7 +63,12 @@ def set_availability(
     return public
 
 
-@router.get("/kb/search", response_model=Page[KbHit], operation_id="kb-search")
+@router.get(
+    "/kb/search",
+    response_model=Page[KbHit],
+    operation_id="kb-search",
+    responses=errors({503: "the knowledge-base index is not built yet"}),
+)
 def kb_search(
     request: Request,
     _principal: Staff,

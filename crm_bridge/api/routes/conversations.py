@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from crm_bridge.api.contract import errors, link, links
 from crm_bridge.api.deps import SERVICE, STAFF, Principal, RowId, SessionDep, require
 from crm_bridge.models import Conversation, ConversationStatus
 from crm_bridge.schemas import MAX_ID, ConversationPublic, ConversationWithTranscript, Page
@@ -17,7 +18,19 @@ router = APIRouter(prefix="/conversations", tags=["conversations"])
 Reader = Annotated[Principal, Depends(require(SERVICE, *STAFF))]
 
 
-@router.get("", response_model=Page[ConversationPublic], operation_id="conversations-list")
+@router.get(
+    "",
+    response_model=Page[ConversationPublic],
+    operation_id="conversations-list",
+    responses=links(
+        200,
+        GetConversation=link(
+            "conversations-get",
+            "the first conversation with its transcript",
+            conversation_id="$response.body#/data/0/id",
+        ),
+    ),
+)
 def list_conversations(
     session: SessionDep,
     _principal: Reader,
@@ -51,6 +64,7 @@ def list_conversations(
     "/{conversation_id}",
     response_model=ConversationWithTranscript,
     operation_id="conversations-get",
+    responses=errors({404: "no conversation with this id"}),
 )
 def get_conversation(
     session: SessionDep, principal: Reader, conversation_id: RowId

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from crm_bridge.api.contract import errors, link, links, responses
 from crm_bridge.api.deps import (
     BOT,
     MANAGERS,
@@ -21,6 +22,7 @@ from crm_bridge.api.deps import (
     SettingsDep,
     require,
 )
+from crm_bridge.api.errors import unknown_reference
 from crm_bridge.models import Conversation, Customer, Escalation, LifecycleStage, Order, Tier
 from crm_bridge.schemas import (
     MAX_ID,
@@ -55,6 +57,27 @@ Manager = Annotated[Principal, Depends(require(*MANAGERS))]
 Agent = Annotated[Principal, Depends(require(*STAFF))]
 
 
+NOT_FOUND = {404: "no customer with this id"}
+CUSTOMER_ID = "$response.body#/id"
+
+
+def _customer_links(customer_id: str) -> dict[str, dict[str, Any]]:
+    """Where a customer's record leads (its id taken from ``customer_id``)."""
+    return {
+        "GetCustomer360": link(
+            "customers-get_360", "the customer's 360 view", customer_id=customer_id
+        ),
+        "UpdateCustomer": link("customers-update", "change the profile", customer_id=customer_id),
+        "GetLoyalty": link("customers-loyalty", "tier and points", customer_id=customer_id),
+        "LinkIdentity": link(
+            "customers-link_identity", "link a chat account", customer_id=customer_id
+        ),
+        "MergeInto": link(
+            "customers-merge", "merge another record into it", customer_id=customer_id
+        ),
+    }
+
+
 def _get(session: SessionDep, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id, options=[selectinload(Customer.identities)])
     if customer is None:
@@ -62,7 +85,12 @@ def _get(session: SessionDep, customer_id: int) -> Customer:
     return customer
 
 
-@router.get("", response_model=Page[CustomerPublic], operation_id="customers-search")
+@router.get(
+    "",
+    response_model=Page[CustomerPublic],
+    operation_id="customers-search",
+    responses=links(200, **_customer_links("$response.body#/data/0/id")),
+)
 def search_customers(
     session: SessionDep,
     principal: Reader,
@@ -104,6 +132,24 @@ def search_customers(
     response_model=CustomerPublic,
     status_code=status.HTTP_201_CREATED,
     operation_id="customers-create",
+    responses=responses(
+        errors({409: "an identity belongs to another customer, or is listed twice"}),
+        links(
+            201,
+            **_customer_links(CUSTOMER_ID),
+            FindByIdentity=link(
+                "customers-by_identity",
+                "the customer found by its first identity",
+                channel="$response.body#/identities/0/channel",
+                external_id="$response.body#/identities/0/external_id",
+            ),
+            MergeFrom=link(
+                "customers-merge",
+                "merge this record into another",
+                **{"body.source_id": CUSTOMER_ID},
+            ),
+        ),
+    ),
 )
 def create(session: SessionDep, principal: Writer, body: CustomerCreate) -> CustomerPublic:
     """Create a customer with its channel identities."""
@@ -125,6 +171,7 @@ def create(session: SessionDep, principal: Writer, body: CustomerCreate) -> Cust
     "/by-identity/{channel}/{external_id}",
     response_model=CustomerPublic,
     operation_id="customers-by_identity",
+    responses=errors({404: "no customer has this identity"}),
 )
 def by_identity(
     session: SessionDep, principal: Reader, channel: str, external_id: str
@@ -138,7 +185,12 @@ def by_identity(
     return CustomerPublic.model_validate(customer)
 
 
-@router.get("/{customer_id}", response_model=Customer360, operation_id="customers-get_360")
+@router.get(
+    "/{customer_id}",
+    response_model=Customer360,
+    operation_id="customers-get_360",
+    responses=errors(NOT_FOUND),
+)
 def customer_360(session: SessionDep, principal: Reader, customer_id: RowId) -> Customer360:
     """Customer 360: profile, orders, conversations, tickets and sentiment trend."""
     customer = _get(session, customer_id)
@@ -177,7 +229,10 @@ def customer_360(session: SessionDep, principal: Reader, customer_id: RowId) -> 
 
 
 @router.get(
-    "/{customer_id}/loyalty", response_model=LoyaltyPublic, operation_id="customers-loyalty"
+    "/{customer_id}/loyalty",
+    response_model=LoyaltyPublic,
+    operation_id="customers-loyalty",
+    responses=errors({404: "no customer with this id (for the bot: not the one proven)"}),
 )
 def customer_loyalty(
     session: SessionDep,
@@ -216,7 +271,18 @@ def customer_loyalty(
     return result
 
 
-@router.patch("/{customer_id}", response_model=CustomerPublic, operation_id="customers-update")
+@router.patch(
+    "/{customer_id}",
+    response_model=CustomerPublic,
+    operation_id="customers-update",
+    responses=responses(
+        errors(NOT_FOUND),
+        links(
+            200,
+            GetCustomer360=link("customers-get_360", "the 360 view", customer_id=CUSTOMER_ID),
+        ),
+    ),
+)
 def update_customer(
     session: SessionDep, principal: Writer, customer_id: RowId, body: CustomerUpdate
 ) -> CustomerPublic:
@@ -235,6 +301,18 @@ def update_customer(
     response_model=IdentityPublic,
     status_code=status.HTTP_201_CREATED,
     operation_id="customers-link_identity",
+    responses=responses(
+        errors({**NOT_FOUND, 409: "the identity belongs to another customer"}),
+        links(
+            201,
+            FindByIdentity=link(
+                "customers-by_identity",
+                "the customer found by this identity",
+                channel="$response.body#/channel",
+                external_id="$response.body#/external_id",
+            ),
+        ),
+    ),
 )
 def link(
     session: SessionDep, principal: Agent, customer_id: RowId, body: IdentityIn
@@ -250,12 +328,26 @@ def link(
     return IdentityPublic.model_validate(identity)
 
 
-@router.post("/{customer_id}/merge", response_model=CustomerPublic, operation_id="customers-merge")
+@router.post(
+    "/{customer_id}/merge",
+    response_model=CustomerPublic,
+    operation_id="customers-merge",
+    responses=errors(
+        {
+            404: "no customer with this id",
+            409: "no customer with source_id; a record cannot be merged into itself, nor one "
+            "already merged",
+        }
+    ),
+)
 def merge(
     session: SessionDep, principal: Manager, customer_id: RowId, body: MergeRequest
 ) -> CustomerPublic:
     """Merge another customer record into this one (identities, orders, conversations, …)."""
-    target, source = _get(session, customer_id), _get(session, body.source_id)
+    target = _get(session, customer_id)
+    source = session.get(Customer, body.source_id)
+    if source is None:
+        raise unknown_reference("customer", body.source_id)
     try:
         merge_customers(session, target, source)
     except CustomerError as err:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
+from crm_bridge.api.contract import errors, link, links, responses
 from crm_bridge.api.deps import (
     BOT,
     SERVICE,
@@ -18,6 +19,7 @@ from crm_bridge.api.deps import (
     require,
     same_conversation,
 )
+from crm_bridge.api.errors import unknown_reference
 from crm_bridge.models import (
     Agent,
     Customer,
@@ -40,6 +42,26 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
     response_model=EscalationPublic,
     status_code=status.HTTP_201_CREATED,
     operation_id="escalations-create",
+    responses=responses(
+        errors(
+            {
+                403: "the bot's sender_id is not the conversation its proof names",
+                409: "no customer with customer_id",
+            }
+        ),
+        links(
+            201,
+            UpdateEscalation=link(
+                "escalations-update", "work the ticket", escalation_id="$response.body#/id"
+            ),
+            LeaveMessage=link(
+                "handoff-left-message",
+                "add what the customer wrote to the ticket",
+                handoff_id="$response.body#/id",
+                **{"body.sender_id": "$response.body#/sender_id"},
+            ),
+        ),
+    ),
 )
 def create_escalation(
     session: SessionDep,
@@ -63,7 +85,7 @@ def create_escalation(
     # Without a conversation yet (ingestion lags behind), the ingestor links it later by sender.
     conversation = latest_conversation(session, body.sender_id) if body.sender_id else None
     if body.customer_id is not None and session.get(Customer, body.customer_id) is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no such customer")
+        raise unknown_reference("customer", body.customer_id)
     customer_id = body.customer_id or (conversation.customer_id if conversation else None)
     escalation = Escalation(
         conversation_id=conversation.id if conversation else None,
@@ -82,7 +104,19 @@ def create_escalation(
     return EscalationPublic.model_validate(escalation)
 
 
-@router.get("", response_model=Page[EscalationPublic], operation_id="escalations-list")
+@router.get(
+    "",
+    response_model=Page[EscalationPublic],
+    operation_id="escalations-list",
+    responses=links(
+        200,
+        UpdateEscalation=link(
+            "escalations-update",
+            "work the first ticket",
+            escalation_id="$response.body#/data/0/id",
+        ),
+    ),
+)
 def list_escalations(
     session: SessionDep,
     principal: Staff,
@@ -106,7 +140,10 @@ def list_escalations(
 
 
 @router.patch(
-    "/{escalation_id}", response_model=EscalationPublic, operation_id="escalations-update"
+    "/{escalation_id}",
+    response_model=EscalationPublic,
+    operation_id="escalations-update",
+    responses=errors({404: "no escalation with this id", 409: "no agent with agent_id"}),
 )
 def update_escalation(
     session: SessionDep, principal: Staff, escalation_id: RowId, body: EscalationUpdate
@@ -118,7 +155,7 @@ def update_escalation(
     changes = body.model_dump(exclude_unset=True)
     if "agent_id" in changes and changes["agent_id"] is not None:
         if session.get(Agent, changes["agent_id"]) is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no such agent")
+            raise unknown_reference("agent", changes["agent_id"])
     for field, value in changes.items():
         setattr(escalation, field, value)
     now = utcnow()

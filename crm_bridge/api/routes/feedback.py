@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
+from crm_bridge.api.contract import errors
 from crm_bridge.api.deps import (
     BOT,
     SERVICE,
@@ -20,7 +21,14 @@ from crm_bridge.api.deps import (
     same_conversation,
 )
 from crm_bridge.models import Feedback, FeedbackKind
-from crm_bridge.schemas import MAX_ID, FeedbackCreate, FeedbackPublic, KbEntryId, Page
+from crm_bridge.schemas import (
+    MAX_ID,
+    FeedbackCreate,
+    FeedbackPublic,
+    KbEntryId,
+    Page,
+    QueryTime,
+)
 from crm_bridge.services.audit import audit
 from crm_bridge.services.feedback import record_feedback
 
@@ -34,6 +42,7 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
     response_model=FeedbackPublic,
     status_code=status.HTTP_201_CREATED,
     operation_id="feedback-create",
+    responses=errors({403: "the bot's sender_id is not the conversation its proof names"}),
 )
 def create_feedback(
     session: SessionDep,
@@ -49,7 +58,7 @@ def create_feedback(
     if principal.role == BOT:
         same_conversation(proof, body.sender_id)
     feedback = record_feedback(session, body, mask_comment=settings.MASK_STORED_TRANSCRIPTS)
-    audit(session, principal.name, "create", "feedback", feedback.id, kind=body.kind.value)
+    audit(session, principal.name, "create", "feedback", feedback.id, kind=body.kind)
     session.commit()
     return FeedbackPublic.model_validate(feedback)
 
@@ -64,13 +73,18 @@ def _utc(value: datetime) -> datetime:
         ) from err
 
 
-@router.get("", response_model=Page[FeedbackPublic], operation_id="feedback-list")
+@router.get(
+    "",
+    response_model=Page[FeedbackPublic],
+    operation_id="feedback-list",
+    responses=errors({422: "since cannot be expressed in UTC"}),
+)
 def list_feedback(
     session: SessionDep,
     _principal: Staff,
     kind: FeedbackKind | None = None,
     kb_entry_id: Annotated[KbEntryId | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="created at or after")] = None,
+    since: Annotated[QueryTime | None, Query(description="created at or after")] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[FeedbackPublic]:

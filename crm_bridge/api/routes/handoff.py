@@ -10,6 +10,7 @@ import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy import select
 
+from crm_bridge.api.contract import errors, link, links, responses
 from crm_bridge.api.deps import (
     BOT,
     MANAGERS,
@@ -23,6 +24,7 @@ from crm_bridge.api.deps import (
     require,
     same_conversation,
 )
+from crm_bridge.api.errors import unknown_reference
 from crm_bridge.models import Agent, Availability, Customer, Escalation
 from crm_bridge.schemas import (
     AgentMessage,
@@ -53,6 +55,24 @@ def get_desk(request: Request) -> HandoffDesk:
 
 
 Desk = Annotated[HandoffDesk, Depends(get_desk)]
+NOT_LIVE = "no live handoff with this id that the caller may see"
+ACTING = {
+    404: "no handoff with this id",
+    409: "the conversation was closed, or another agent has it",
+}
+RASA_DOWN = "the bot server did not take it (the agent keeps the conversation); retry"
+
+
+def _work_links(handoff_id: str) -> dict[str, dict[str, Any]]:
+    """What an agent does with a live handoff (its id taken from ``handoff_id``)."""
+    return {
+        "GetHandoff": link("handoff-get", "transcript and context", handoff_id=handoff_id),
+        "AcceptHandoff": link("handoff-accept", "take it", handoff_id=handoff_id),
+        "Reply": link("handoff-reply", "answer the customer", handoff_id=handoff_id),
+        "Note": link("handoff-note", "an internal note", handoff_id=handoff_id),
+        "Transfer": link("handoff-transfer", "give it to another agent", handoff_id=handoff_id),
+        "Close": link("handoff-close", "resolve or hand back", handoff_id=handoff_id),
+    }
 
 
 def _agent(session: SessionDep, principal: Principal) -> Agent:
@@ -108,6 +128,24 @@ def _conflict(err: Exception) -> HTTPException:
     response_model=HandoffOpened,
     status_code=status.HTTP_201_CREATED,
     operation_id="handoff-open",
+    responses=responses(
+        errors(
+            {
+                403: "the bot's sender_id is not the conversation its proof names",
+                409: "no customer with customer_id",
+            }
+        ),
+        links(
+            201,
+            **_work_links("$response.body#/id"),
+            LeaveMessage=link(
+                "handoff-left-message",
+                "add what the customer wrote to the ticket",
+                handoff_id="$response.body#/id",
+                **{"body.sender_id": "$request.body#/sender_id"},
+            ),
+        ),
+    ),
 )
 def open_handoff(
     session: SessionDep,
@@ -128,11 +166,16 @@ def open_handoff(
             update={"customer_id": proven_customer_id(session, proof), "channel": channel}
         )
     if body.customer_id is not None and session.get(Customer, body.customer_id) is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no such customer")
+        raise unknown_reference("customer", body.customer_id)
     return desk.open(session, body, principal.name)
 
 
-@router.get("/queue", response_model=Page[QueueItem], operation_id="handoff-queue")
+@router.get(
+    "/queue",
+    response_model=Page[QueueItem],
+    operation_id="handoff-queue",
+    responses=links(200, **_work_links("$response.body#/data/0/id")),
+)
 def get_queue(session: SessionDep, desk: Desk, principal: Staff) -> Page[QueueItem]:
     """Waiting handoffs (most urgent first), then the caller's own (supervisors: all)."""
     items = desk.queue_for(session, principal.agent_id, principal.role in MANAGERS)
@@ -173,7 +216,12 @@ def _options(path: Path, _mtime: float) -> HandoffOptions:
     )
 
 
-@router.get("/options", response_model=HandoffOptions, operation_id="handoff-options")
+@router.get(
+    "/options",
+    response_model=HandoffOptions,
+    operation_id="handoff-options",
+    responses=errors({503: "the canned replies file cannot be read"}),
+)
 def options(settings: SettingsDep, _principal: Staff) -> HandoffOptions:
     """Resolution codes and canned replies (from ``CSA_BRIDGE_CANNED_REPLIES_FILE``)."""
     path = settings.CANNED_REPLIES_FILE
@@ -185,7 +233,12 @@ def options(settings: SettingsDep, _principal: Staff) -> HandoffOptions:
         ) from err
 
 
-@router.get("/{handoff_id}", response_model=HandoffDetail, operation_id="handoff-get")
+@router.get(
+    "/{handoff_id}",
+    response_model=HandoffDetail,
+    operation_id="handoff-get",
+    responses=errors({404: NOT_LIVE}),
+)
 def get_handoff(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId
 ) -> HandoffDetail:
@@ -196,7 +249,21 @@ def get_handoff(
     return detail
 
 
-@router.post("/{handoff_id}/accept", response_model=QueueItem, operation_id="handoff-accept")
+@router.post(
+    "/{handoff_id}/accept",
+    response_model=QueueItem,
+    operation_id="handoff-accept",
+    responses=responses(
+        errors(
+            {
+                403: "only agents work handoffs (the full key may not)",
+                404: "no live handoff with this id",
+                409: "another agent has taken it, or it is no longer waiting",
+            }
+        ),
+        links(200, **_work_links("$response.body#/id")),
+    ),
+)
 def accept(session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId) -> QueueItem:
     """Take a waiting handoff."""
     escalation = session.get(Escalation, handoff_id)
@@ -215,6 +282,7 @@ def accept(session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId)
     response_model=TranscriptItem,
     status_code=status.HTTP_201_CREATED,
     operation_id="handoff-reply",
+    responses=errors({**ACTING, 503: RASA_DOWN}),
 )
 def reply(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId, body: AgentMessage
@@ -234,6 +302,7 @@ def reply(
     response_model=TranscriptItem,
     status_code=status.HTTP_201_CREATED,
     operation_id="handoff-note",
+    responses=errors(ACTING),
 )
 def note(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId, body: AgentMessage
@@ -246,7 +315,19 @@ def note(
         raise _conflict(err) from err
 
 
-@router.post("/{handoff_id}/transfer", response_model=QueueItem, operation_id="handoff-transfer")
+@router.post(
+    "/{handoff_id}/transfer",
+    response_model=QueueItem,
+    operation_id="handoff-transfer",
+    responses=errors(
+        {
+            403: "only its agent or a supervisor",
+            404: "no handoff with this id",
+            409: "the conversation was closed or changed hands, the agent is offline, or there "
+            "is no agent with agent_id",
+        }
+    ),
+)
 def transfer(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId, body: TransferRequest
 ) -> QueueItem:
@@ -257,14 +338,19 @@ def transfer(
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only its agent or a supervisor")
     target = session.get(Agent, body.agent_id)
     if target is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no such agent")
+        raise unknown_reference("agent", body.agent_id)
     try:
         return desk.transfer(session, escalation, agent, target)
     except HandoffConflict as err:
         raise _conflict(err) from err
 
 
-@router.post("/{handoff_id}/close", response_model=QueueItem, operation_id="handoff-close")
+@router.post(
+    "/{handoff_id}/close",
+    response_model=QueueItem,
+    operation_id="handoff-close",
+    responses=errors({**ACTING, 503: RASA_DOWN}),
+)
 def close(
     session: SessionDep, desk: Desk, principal: Staff, handoff_id: RowId, body: CloseRequest
 ) -> QueueItem:
@@ -287,6 +373,12 @@ def close(
     "/{handoff_id}/left-message",
     response_model=QueueItem,
     operation_id="handoff-left-message",
+    responses=errors(
+        {
+            403: "the bot's sender_id is not the conversation its proof names",
+            404: "no ticket with this id for this sender_id",
+        }
+    ),
 )
 def left_message(
     session: SessionDep,

@@ -12,19 +12,20 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Cookie, Form, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_bridge.api.contract import errors
 from crm_bridge.api.deps import (
+    BearerToken,
     SessionDep,
     SettingsDep,
     TokenRejected,
     agent_of_token,
-    oauth2_scheme,
 )
+from crm_bridge.api.errors import error_response
 from crm_bridge.core.security import (
     hash_password,
     keys_match,
@@ -33,7 +34,7 @@ from crm_bridge.core.security import (
     verify_password,
 )
 from crm_bridge.models import Agent, AgentSession, utcnow
-from crm_bridge.schemas import Token
+from crm_bridge.schemas import LoginForm, Token
 from crm_bridge.services import agent_sessions, login_limits
 from crm_bridge.services.audit import audit
 from crm_bridge.services.console_hub import ConsoleHub
@@ -96,7 +97,7 @@ def forget_refresh_cookie(response: Response, request: Request) -> None:
 
 def _refused(request: Request, status_code: int, detail: str) -> JSONResponse:
     """An error answer that also drops the (now useless) refresh cookie."""
-    response = JSONResponse({"detail": detail}, status_code=status_code)
+    response = error_response(status_code, detail)
     forget_refresh_cookie(response, request)
     return response
 
@@ -109,24 +110,29 @@ def _require_header(requested_with: str | None) -> None:
         )
 
 
-@router.post("/access-token", response_model=Token, operation_id="login-access_token")
+@router.post(
+    "/access-token",
+    response_model=Token,
+    operation_id="login-access_token",
+    responses=errors(
+        {
+            401: "wrong login or password (or a deactivated account)",
+            422: "a form field is missing or too long",
+            429: "too many failed log-ins for this login from this address: wait Retry-After",
+        }
+    ),
+)
 def login_access_token(
     request: Request,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Form()],
 ) -> Token:
     """Log an agent in (OAuth2 password form); sets the refresh cookie of the new session.
 
     Repeated wrong passwords for one login from one address slow that pair down (429).
     """
-    if len(form.username) > 255 or "\x00" in form.username:
-        # No agent has such a login, and PostgreSQL cannot even look a NUL up (a 500).
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail="a login name has at most 255 characters and no NUL character",
-        )
     client = client_address(request)
     wait = login_limits.retry_after(session, settings, form.username, client)
     if wait is not None:
@@ -158,7 +164,12 @@ def login_access_token(
     "/refresh",
     response_model=Token,
     operation_id="login-refresh",
-    responses={401: {"description": "no live session: log in"}},
+    responses=errors(
+        {
+            401: "no live session: log in",
+            403: f"the {CSRF_HEADER} header is missing",
+        }
+    ),
 )
 def refresh(
     request: Request,
@@ -201,12 +212,20 @@ def _session_of_cookie(session: Session, refresh_token: str) -> AgentSession | N
     return row if any(h and keys_match(presented, h) for h in known) else None
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, operation_id="login-logout")
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="login-logout",
+    responses=errors({403: f"the refresh cookie without the {CSRF_HEADER} header"}),
+    # The bearer token is optional: without one (or with an expired one) the refresh cookie
+    # names the session, and a session already ended is no error.
+    openapi_extra={"security": [{"HTTPBearer": []}, {}]},
+)
 def logout(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    token: BearerToken,
     requested_with: RequestedWith = None,
     refresh_token: RefreshCookie = None,
 ) -> Response:

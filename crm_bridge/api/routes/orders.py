@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, status
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from crm_bridge.api.contract import errors
 from crm_bridge.api.deps import BOT, SERVICE, STAFF, FreshProof, Principal, SessionDep, require
 from crm_bridge.models import Order
 from crm_bridge.schemas import OrderPublic
@@ -19,7 +20,12 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 OrderNumber = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{4,32}$")]
 
 
-@router.get("/{number}", response_model=OrderPublic, operation_id="orders-get")
+@router.get(
+    "/{number}",
+    response_model=OrderPublic,
+    operation_id="orders-get",
+    responses=errors({404: "no order with this number (for the bot: none of the proven customer)"}),
+)
 def get_order(
     session: SessionDep,
     principal: Annotated[Principal, Depends(require(BOT, SERVICE, *STAFF))],

@@ -13,8 +13,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from crm_bridge.api.contract import errors
 from crm_bridge.api.deps import MANAGERS, Principal, SessionDep, require
 from crm_bridge.models import Conversation
+from crm_bridge.schemas import QueryTime
 from crm_bridge.services.audit import audit
 from crm_bridge.services.metrics import GroupBy, kpis
 
@@ -61,12 +63,17 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
     return start, end
 
 
-@router.get("/kpis", response_model=list[KpiRow], operation_id="reports-kpis")
+BAD_RANGE = {422: "start is not before end, or they are more than 366 days apart"}
+
+
+@router.get(
+    "/kpis", response_model=list[KpiRow], operation_id="reports-kpis", responses=errors(BAD_RANGE)
+)
 def get_kpis(
     session: SessionDep,
     _principal: Manager,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: QueryTime | None = None,
+    end: QueryTime | None = None,
     group_by: Annotated[GroupBy, Query()] = "day",
 ) -> list[KpiRow]:
     """Service KPIs for conversations started in [start, end) (default: the last 30 days)."""
@@ -98,17 +105,30 @@ def _cell(value: object) -> object:
     return getattr(value, "value", value)  # enums as their value
 
 
+class CsvResponse(StreamingResponse):
+    """A CSV file, streamed."""
+
+    media_type = "text/csv"
+
+
 @router.get(
     "/export/conversations.csv",
-    response_class=StreamingResponse,
+    response_class=CsvResponse,
     operation_id="reports-export_conversations",
+    responses={
+        **errors(BAD_RANGE),
+        200: {
+            "description": "the conversations, one a row, with a header row",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+    },
 )
 def export_conversations(
     session: SessionDep,
     principal: Manager,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> StreamingResponse:
+    start: QueryTime | None = None,
+    end: QueryTime | None = None,
+) -> CsvResponse:
     """Conversations started in [start, end) as CSV (UTF-8 with BOM, for Excel)."""
     start, end = _range(start, end)
     rows = session.scalars(
@@ -131,7 +151,7 @@ def export_conversations(
             buffer.truncate()
         yield buffer.getvalue()
 
-    return StreamingResponse(
+    return CsvResponse(
         lines(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="conversations.csv"'},

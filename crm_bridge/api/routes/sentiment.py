@@ -6,13 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
+from crm_bridge.api.contract import errors
 from crm_bridge.api.deps import BOT, SERVICE, STAFF, Principal, require
 from crm_bridge.schemas import SentimentPublic, SentimentRequest
 
 router = APIRouter(prefix="/sentiment", tags=["sentiment"])
 
 
-@router.post("", response_model=SentimentPublic, operation_id="sentiment-score")
+@router.post(
+    "",
+    response_model=SentimentPublic,
+    operation_id="sentiment-score",
+    responses=errors({503: "no sentiment model is trained yet"}),
+)
 def score(
     request: Request,
     _principal: Annotated[Principal, Depends(require(BOT, SERVICE, *STAFF))],

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from crm_bridge.api.contract import errors
 from crm_bridge.api.deps import SessionDep, SettingsDep
 from crm_bridge.api.rate_limits import PublicLimits, client_of
 from crm_bridge.core.widget_sessions import HEADER, MAX_TOKEN, session_of
@@ -44,7 +45,12 @@ class WidgetLine(BaseModel):
     "/history",
     response_model=Page[WidgetLine],
     operation_id="widget-history",
-    responses={401: {"description": "no valid widget session token"}, 429: {}},
+    responses=errors(
+        {
+            401: f"no valid widget session token in {HEADER}",
+            429: "too many reads from this address or session: wait Retry-After",
+        }
+    ),
 )
 def history(
     request: Request,

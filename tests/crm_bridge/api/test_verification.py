@@ -6,6 +6,7 @@ Delivery goes to real endpoints: the development outbox (files), a real SMTP ser
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -36,6 +37,7 @@ from crm_bridge.models import (
     utcnow,
 )
 from crm_bridge.services.verification import Contact, parse_contact
+from tests.utils.browser import serve
 from tests.utils.factories import make_customer, make_order
 from tests.utils.processes import free_port
 from tests.utils.proofs import EXPIRED, FORGED_KEY, bot_key, proof
@@ -319,7 +321,7 @@ def test_rate_limited_per_contact_and_per_account(outbox_app, customer):
         assert answer.status_code == 200
     limited = _start(client, _sender(settings), customer["email"])
     assert limited.status_code == 429
-    assert limited.json()["status"] == "rate_limited"
+    assert limited.json()["error"] == "rate_limited" and "try again" in limited.json()["detail"]
     assert limited.headers["Retry-After"] == "3600"
     assert len(_codes(settings, customer["email"])) == settings.VERIFY_MAX_PER_HOUR
 
@@ -466,3 +468,25 @@ def test_gateway_failure_is_a_clear_503(api_database_url, tmp_path):
             assert "SMS" in answer.json()["detail"]
     finally:
         gateway.close()
+
+
+def test_the_bots_client_reads_the_limit_as_an_answer(outbox_app, customer):
+    """The bot's client (bot/actions) turns the bridge's 429 into status ``rate_limited``."""
+    from actions.clients.bridge import BridgeClient
+    from actions.config import ActionSettings
+
+    _, settings = outbox_app
+    sender = _sender(settings)
+    key = settings.bot_api_key.get_secret_value()
+
+    async def ask(url: str, contacts: list[str]) -> list[dict]:
+        bot = BridgeClient(
+            ActionSettings(BRIDGE_URL=url, BRIDGE_API_KEY=key), proof=sender.headers[PROOF_HEADER]
+        )
+        return [await bot.start_verification(contact, "zh") for contact in contacts]
+
+    contacts = [f"q{n}@example.net" for n in range(settings.VERIFY_MAX_PER_HOUR + 1)]
+    with serve(create_app(settings)) as url:
+        answers = asyncio.run(ask(url, contacts))
+    assert [a["status"] for a in answers[:-1]] == ["sent"] * settings.VERIFY_MAX_PER_HOUR
+    assert answers[-1] == {"status": "rate_limited", "retry_after": 3600}
