@@ -126,6 +126,11 @@ class RateLimits:
         return count <= rule.limit
 
 
+def trusted_proxies_from(value: Any) -> frozenset[str]:
+    """The proxy addresses of a comma-separated setting (``CSA_TRUSTED_PROXIES``)."""
+    return frozenset(p.strip() for p in str(value or "").split(",") if p.strip())
+
+
 def client_address(remote: str, forwarded_for: str, trusted_proxies: frozenset[str]) -> str:
     """The client's address: the peer, or the last untrusted hop a trusted proxy reported.
 

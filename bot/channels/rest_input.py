@@ -30,7 +30,7 @@ from sanic.response import HTTPResponse
 from channels.edge import Refusal, check_message, parse_body
 from channels.keys import qualify
 from channels.outage import answering
-from channels.rate_limits import RateLimits, client_address
+from channels.rate_limits import RateLimits, client_address, trusted_proxies_from
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +44,10 @@ TOO_MANY = (
 def door_options(credentials: dict[str, Any] | None) -> tuple[RateLimits, frozenset[str]]:
     """Rate limits and trusted proxies of a channel from its ``credentials.yml`` entry."""
     credentials = credentials or {}
-    proxies = str(credentials.get("trusted_proxies") or "")
     limits = RateLimits.from_settings(
         str(credentials.get("rate_limits") or ""), str(credentials.get("state_url") or "")
     )
-    return limits, frozenset(p.strip() for p in proxies.split(",") if p.strip())
+    return limits, trusted_proxies_from(credentials.get("trusted_proxies"))
 
 
 class CheckedRequests:

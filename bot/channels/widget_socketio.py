@@ -48,7 +48,7 @@ from channels.edge import UNREADABLE, Refusal, check_message
 from channels.engineio_sanic import install as _quiet_websocket_close
 from channels.keys import qualify, vouch_site_user
 from channels.outage import answering
-from channels.rate_limits import TOO_MANY, RateLimits, client_address
+from channels.rate_limits import TOO_MANY, RateLimits, client_address, trusted_proxies_from
 from components.language import detect_language
 
 logger = logging.getLogger(__name__)
@@ -150,8 +150,7 @@ class WidgetSocketIOInput(SocketIOInput):
         max_ttl = str(credentials.get("site_identity_max_ttl") or "").strip()
         channel.site_max_ttl = int(max_ttl) if max_ttl else site_identity.DEFAULT_MAX_TTL
         channel.allowed_origins = parse_origins(credentials.get("allowed_origins"))
-        proxies = str(credentials.get("trusted_proxies") or "").split(",")
-        channel.trusted_proxies = frozenset(p.strip() for p in proxies if p.strip())
+        channel.trusted_proxies = trusted_proxies_from(credentials.get("trusted_proxies"))
         channel.limits = RateLimits.from_settings(
             str(credentials.get("rate_limits") or ""), channel.client_manager_url
         )

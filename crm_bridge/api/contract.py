@@ -49,6 +49,9 @@ DESCRIPTIONS: dict[int, str] = {
 }
 """What an error status means wherever the route says nothing more precise."""
 
+NOT_THE_PROOFS_CONVERSATION = "the bot's sender_id is not the conversation its proof names"
+"""403 of a bot write naming another conversation than its identity proof."""
+
 RETRY_AFTER = {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}
 HEADERS: dict[int, dict[str, dict[str, Any]]] = {
     401: {

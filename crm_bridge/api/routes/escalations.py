@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
-from crm_bridge.api.contract import errors, link, links, responses
+from crm_bridge.api.contract import NOT_THE_PROOFS_CONVERSATION, errors, link, links, responses
 from crm_bridge.api.deps import (
     BOT,
     SERVICE,
@@ -45,7 +45,7 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
     responses=responses(
         errors(
             {
-                403: "the bot's sender_id is not the conversation its proof names",
+                403: NOT_THE_PROOFS_CONVERSATION,
                 409: "no customer with customer_id",
             }
         ),

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 
-from crm_bridge.api.contract import errors
+from crm_bridge.api.contract import NOT_THE_PROOFS_CONVERSATION, errors
 from crm_bridge.api.deps import (
     BOT,
     SERVICE,
@@ -42,7 +42,7 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
     response_model=FeedbackPublic,
     status_code=status.HTTP_201_CREATED,
     operation_id="feedback-create",
-    responses=errors({403: "the bot's sender_id is not the conversation its proof names"}),
+    responses=errors({403: NOT_THE_PROOFS_CONVERSATION}),
 )
 def create_feedback(
     session: SessionDep,

@@ -10,7 +10,7 @@ import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy import select
 
-from crm_bridge.api.contract import errors, link, links, responses
+from crm_bridge.api.contract import NOT_THE_PROOFS_CONVERSATION, errors, link, links, responses
 from crm_bridge.api.deps import (
     BOT,
     MANAGERS,
@@ -131,7 +131,7 @@ def _conflict(err: Exception) -> HTTPException:
     responses=responses(
         errors(
             {
-                403: "the bot's sender_id is not the conversation its proof names",
+                403: NOT_THE_PROOFS_CONVERSATION,
                 409: "no customer with customer_id",
             }
         ),
@@ -375,7 +375,7 @@ def close(
     operation_id="handoff-left-message",
     responses=errors(
         {
-            403: "the bot's sender_id is not the conversation its proof names",
+            403: NOT_THE_PROOFS_CONVERSATION,
             404: "no ticket with this id for this sender_id",
         }
     ),
